@@ -1,0 +1,25 @@
+package v1alpha1
+
+// Condition types of a MilestoneTrigger.
+const (
+	// ReadyCondition is True when the trigger's definition was accepted and
+	// handed to the evaluator, and False when it cannot be (see the reason).
+	ReadyCondition = "Ready"
+)
+
+// Reasons of the Ready condition.
+const (
+	// ReasonAccepted: the trigger is active and evaluated on every event of its OU.
+	ReasonAccepted = "Accepted"
+	// ReasonInactive: the trigger is accepted but has active: false, so it
+	// neither fires nor keeps pending crossings.
+	ReasonInactive = "Inactive"
+	// ReasonSecretNotFound: a Secret the trigger references does not exist
+	// in its namespace. The trigger does not fire until it does.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonSecretKeyNotFound: a referenced Secret exists but lacks the key.
+	ReasonSecretKeyNotFound = "SecretKeyNotFound"
+	// ReasonInvalidSecretValue: a referenced Secret key holds a value the
+	// destination cannot use (for example a URL that is not http or https).
+	ReasonInvalidSecretValue = "InvalidSecretValue"
+)

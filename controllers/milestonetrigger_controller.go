@@ -1,0 +1,106 @@
+// Package controllers reconciles MilestoneTrigger resources into the
+// evaluator's trigger set.
+package controllers
+
+import (
+	"context"
+	"errors"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
+)
+
+// MilestoneTriggerReconciler keeps the trigger set in step with the
+// MilestoneTrigger resources and reports, in each one's Ready condition,
+// whether it was accepted.
+type MilestoneTriggerReconciler struct {
+	client.Client
+	// APIReader reads Secrets straight from the API server. The manager's
+	// cache holds only Secret metadata, so no credential sits in memory
+	// longer than one reconcile.
+	APIReader client.Reader
+	// Triggers receives the effective definitions.
+	Triggers triggerset.Set
+}
+
+// +kubebuilder:rbac:groups=triggers.leadvibe.io,resources=milestonetriggers,verbs=get;list;watch
+// +kubebuilder:rbac:groups=triggers.leadvibe.io,resources=milestonetriggers/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+
+// Reconcile reads the trigger, patches its status once on the way out, and
+// hands the work to reconcile.
+func (r *MilestoneTriggerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	obj := &triggersv1alpha1.MilestoneTrigger{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Triggers.Delete(req.NamespacedName)
+			log.FromContext(ctx).V(1).Info("Trigger deleted; removed from the trigger set")
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if !obj.DeletionTimestamp.IsZero() {
+		r.Triggers.Delete(req.NamespacedName)
+		return ctrl.Result{}, nil
+	}
+
+	base := obj.DeepCopy()
+	defer func() {
+		if equality.Semantic.DeepEqual(base.Status, obj.Status) {
+			return
+		}
+		if err := r.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
+			retErr = kerrors.NewAggregate([]error{retErr, err})
+		}
+	}()
+
+	return ctrl.Result{}, r.reconcile(ctx, obj)
+}
+
+// reconcile resolves the trigger's Secrets and publishes its definition.
+// A configuration problem is terminal: the trigger leaves the set, Ready
+// turns False with the reason, and a change to the trigger or to one of its
+// Secrets brings it back. Anything else is returned to be retried.
+func (r *MilestoneTriggerReconciler) reconcile(ctx context.Context, obj *triggersv1alpha1.MilestoneTrigger) error {
+	key := client.ObjectKeyFromObject(obj)
+	destinations, err := r.resolveDestinations(ctx, obj)
+	var invalid *configError
+	switch {
+	case errors.As(err, &invalid):
+		r.Triggers.Delete(key)
+		markNotReady(obj, invalid.reason, invalid.message)
+		log.FromContext(ctx).Info("Trigger not accepted", "reason", invalid.reason, "message", invalid.message)
+		return nil
+	case err != nil:
+		return err
+	}
+
+	r.Triggers.Upsert(definitionOf(obj, destinations))
+	markReady(obj)
+	return nil
+}
+
+// definitionOf is the evaluator's view of an accepted trigger.
+func definitionOf(obj *triggersv1alpha1.MilestoneTrigger, destinations triggerset.Destinations) triggerset.Definition {
+	var threshold int64
+	if obj.Spec.ScoreThreshold != nil {
+		threshold = *obj.Spec.ScoreThreshold
+	}
+	return triggerset.Definition{
+		Key:          client.ObjectKeyFromObject(obj),
+		UID:          obj.UID,
+		Generation:   obj.Generation,
+		DisplayName:  obj.Spec.DisplayName,
+		EventType:    obj.Spec.EventType,
+		Threshold:    threshold,
+		Active:       obj.IsActive(),
+		Destinations: destinations,
+	}
+}

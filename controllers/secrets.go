@@ -1,0 +1,115 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+
+	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
+)
+
+// configError is a problem with what the user declared, which retrying
+// will not fix. Its message never contains a secret value.
+type configError struct {
+	reason  string
+	message string
+}
+
+func (e *configError) Error() string { return e.reason + ": " + e.message }
+
+// resolveDestinations turns the spec's destinations into the trigger set's,
+// reading every referenced Secret.
+func (r *MilestoneTriggerReconciler) resolveDestinations(ctx context.Context, obj *triggersv1alpha1.MilestoneTrigger) (triggerset.Destinations, error) {
+	spec := obj.Spec
+	d := triggerset.Destinations{
+		EmailSubject:   spec.EmailSubject,
+		EmailPreheader: spec.EmailPreheader,
+		EmailMessage:   spec.EmailMessage,
+	}
+	for _, e := range spec.Emails {
+		d.Emails = append(d.Emails, string(e))
+	}
+
+	var err error
+	if d.Webhook, err = r.resolveURL(ctx, obj.Namespace, spec.WebhookURL, spec.WebhookURLSecretRef, "spec.webhookURLSecretRef"); err != nil {
+		return d, err
+	}
+	if spec.WebhookSigningSecretRef != nil {
+		raw, err := r.secretValue(ctx, obj.Namespace, *spec.WebhookSigningSecretRef, "spec.webhookSigningSecretRef")
+		if err != nil {
+			return d, err
+		}
+		secrets, err := parseSigningSecrets(raw)
+		if err != nil {
+			return d, invalidValue(*spec.WebhookSigningSecretRef, "spec.webhookSigningSecretRef", err)
+		}
+		for _, s := range secrets {
+			d.WebhookSigningSecrets = append(d.WebhookSigningSecrets, triggerset.NewCredential(s))
+		}
+	}
+	if spec.Slack != nil {
+		if d.Slack, err = r.resolveURL(ctx, obj.Namespace, spec.Slack.WebhookURL, spec.Slack.WebhookURLSecretRef, "spec.slack.webhookURLSecretRef"); err != nil {
+			return d, err
+		}
+	}
+	if spec.Teams != nil {
+		if d.Teams, err = r.resolveURL(ctx, obj.Namespace, spec.Teams.WebhookURL, spec.Teams.WebhookURLSecretRef, "spec.teams.webhookURLSecretRef"); err != nil {
+			return d, err
+		}
+	}
+	return d, nil
+}
+
+// resolveURL returns the inline URL, or the one held by the Secret
+// reference (the schema allows at most one of them).
+func (r *MilestoneTriggerReconciler) resolveURL(ctx context.Context, namespace string, inline *triggersv1alpha1.HTTPURL, ref *triggersv1alpha1.SecretKeyRef, field string) (triggerset.Credential, error) {
+	switch {
+	case inline != nil:
+		return triggerset.NewCredential(string(*inline)), nil
+	case ref == nil:
+		return triggerset.Credential{}, nil
+	}
+	raw, err := r.secretValue(ctx, namespace, *ref, field)
+	if err != nil {
+		return triggerset.Credential{}, err
+	}
+	u, err := parseWebhookURL(raw)
+	if err != nil {
+		return triggerset.Credential{}, invalidValue(*ref, field, err)
+	}
+	return triggerset.NewCredential(u), nil
+}
+
+// secretValue reads one key of a Secret in the trigger's namespace.
+func (r *MilestoneTriggerReconciler) secretValue(ctx context.Context, namespace string, ref triggersv1alpha1.SecretKeyRef, field string) (string, error) {
+	secret := &corev1.Secret{}
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, secret)
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", &configError{
+			reason:  triggersv1alpha1.ReasonSecretNotFound,
+			message: fmt.Sprintf("Secret %q referenced by %s does not exist in namespace %q", ref.Name, field, namespace),
+		}
+	case err != nil:
+		return "", fmt.Errorf("reading Secret %q referenced by %s: %w", ref.Name, field, err)
+	}
+	value, ok := secret.Data[ref.Key]
+	if !ok {
+		return "", &configError{
+			reason:  triggersv1alpha1.ReasonSecretKeyNotFound,
+			message: fmt.Sprintf("Secret %q referenced by %s has no key %q", ref.Name, field, ref.Key),
+		}
+	}
+	return string(value), nil
+}
+
+func invalidValue(ref triggersv1alpha1.SecretKeyRef, field string, err error) error {
+	return &configError{
+		reason:  triggersv1alpha1.ReasonInvalidSecretValue,
+		message: fmt.Sprintf("key %q of Secret %q referenced by %s: %v", ref.Key, ref.Name, field, err),
+	}
+}

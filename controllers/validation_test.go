@@ -1,0 +1,132 @@
+package controllers
+
+import (
+	"fmt"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// manifest is a valid MilestoneTrigger as a generic object, so that a test
+// can break it in ways the Go type would not allow (a string threshold, an
+// unknown field).
+func manifest(namespace string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "triggers.leadvibe.io/v1alpha1",
+		"kind":       "MilestoneTrigger",
+		"metadata":   map[string]any{"namespace": namespace, "generateName": "invalid-"},
+		"spec": map[string]any{
+			"name":           "Hot Lead Alert",
+			"eventType":      "demo_request",
+			"scoreThreshold": int64(75),
+			"webhookURL":     "https://hooks.example.com/leadvibe",
+			"emails":         []any{"sales@example.com"},
+		},
+	}}
+}
+
+func spec(u *unstructured.Unstructured) map[string]any { return u.Object["spec"].(map[string]any) }
+
+func ref(name, key string) map[string]any { return map[string]any{"name": name, "key": key} }
+
+func emailList(n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("rep%d@example.com", i)
+	}
+	return out
+}
+
+// The API server itself refuses each of these, as `kubectl apply` (which
+// asks for strict field validation) would see, with a message that names
+// the field.
+var _ = Describe("MilestoneTrigger schema", func() {
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	It("accepts the valid manifest the table breaks", func() {
+		Expect(k8sClient.Create(suiteCtx, manifest(ns), client.FieldValidation("Strict"))).To(Succeed())
+	})
+
+	DescribeTable("refuses an invalid manifest, naming the field",
+		func(breakIt func(spec map[string]any), wantInMessage ...string) {
+			u := manifest(ns)
+			breakIt(spec(u))
+			err := k8sClient.Create(suiteCtx, u, client.FieldValidation("Strict"))
+			Expect(err).To(HaveOccurred(), "the API server accepted the manifest")
+			Expect(apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)).To(BeTrue(), "unexpected error: %v", err)
+			for _, want := range wantInMessage {
+				Expect(err.Error()).To(ContainSubstring(want))
+			}
+		},
+		Entry("missing name", func(s map[string]any) { delete(s, "name") },
+			"spec.name: Required value"),
+		Entry("empty name", func(s map[string]any) { s["name"] = "" },
+			"spec.name", "at least 1 chars long"),
+		Entry("blank name", func(s map[string]any) { s["name"] = "   " },
+			"spec.name", "name must not be blank"),
+		Entry("oversized name", func(s map[string]any) { s["name"] = strings.Repeat("n", 201) },
+			"spec.name", "Too long"),
+		Entry("missing scoreThreshold", func(s map[string]any) { delete(s, "scoreThreshold") },
+			"spec.scoreThreshold: Required value"),
+		Entry("fractional scoreThreshold", func(s map[string]any) { s["scoreThreshold"] = 75.5 },
+			"spec.scoreThreshold", "must be of type integer"),
+		Entry("string scoreThreshold", func(s map[string]any) { s["scoreThreshold"] = "75" },
+			"spec.scoreThreshold", "must be of type integer"),
+		Entry("scoreThreshold out of range", func(s map[string]any) { s["scoreThreshold"] = int64(5_000_000_000) },
+			"spec.scoreThreshold", "less than or equal to 1000000000"),
+		Entry("eventType with a space", func(s map[string]any) { s["eventType"] = "page view" },
+			"spec.eventType", "should match"),
+		Entry("active that is not a boolean", func(s map[string]any) { s["active"] = "yes" },
+			"spec.active", "must be of type boolean"),
+		Entry("malformed email", func(s map[string]any) { s["emails"] = []any{"sales@example.com", "not-an-email"} },
+			"spec.emails[1]", "should match"),
+		Entry("email with a header injection", func(s map[string]any) { s["emails"] = []any{"a@example.com\r\nBcc: x@evil.test"} },
+			"spec.emails[0]"),
+		Entry("too many emails", func(s map[string]any) { s["emails"] = emailList(51) },
+			"spec.emails", "must have at most 50 items"),
+		Entry("duplicate emails", func(s map[string]any) { s["emails"] = []any{"a@example.com", "a@example.com"} },
+			"spec.emails[1]", "Duplicate value"),
+		Entry("webhookURL that is not http(s)", func(s map[string]any) { s["webhookURL"] = "ftp://hooks.example.com/x" },
+			"spec.webhookURL", "must be an absolute http or https URL"),
+		Entry("relative webhookURL", func(s map[string]any) { s["webhookURL"] = "/hooks/leadvibe" },
+			"spec.webhookURL", "must be an absolute http or https URL"),
+		Entry("oversized webhookURL", func(s map[string]any) { s["webhookURL"] = "https://example.com/" + strings.Repeat("a", 2048) },
+			"spec.webhookURL", "Too long"),
+		Entry("webhookURL and webhookURLSecretRef together", func(s map[string]any) { s["webhookURLSecretRef"] = ref("hook", "url") },
+			"spec.webhookURLSecretRef", "webhookURL and webhookURLSecretRef are mutually exclusive"),
+		Entry("Secret reference without a key", func(s map[string]any) {
+			delete(s, "webhookURL")
+			s["webhookURLSecretRef"] = map[string]any{"name": "hook"}
+		}, "spec.webhookURLSecretRef.key: Required value"),
+		Entry("Secret reference to an invalid name", func(s map[string]any) {
+			delete(s, "webhookURL")
+			s["webhookURLSecretRef"] = ref("Not_A_Name", "url")
+		}, "spec.webhookURLSecretRef.name", "should match"),
+		Entry("signing secret without a webhook", func(s map[string]any) {
+			delete(s, "webhookURL")
+			s["webhookSigningSecretRef"] = ref("hook", "signing-secret")
+		}, "spec.webhookSigningSecretRef", "webhookSigningSecretRef needs a webhook"),
+		Entry("Slack with an inline URL and a Secret reference", func(s map[string]any) {
+			s["slack"] = map[string]any{"webhookURL": "https://hooks.slack.com/services/x", "webhookURLSecretRef": ref("chat", "slack")}
+		}, "spec.slack", "set exactly one of webhookURL and webhookURLSecretRef"),
+		Entry("Slack without a URL", func(s map[string]any) { s["slack"] = map[string]any{} },
+			"spec.slack", "set exactly one of webhookURL and webhookURLSecretRef"),
+		Entry("Teams URL that is not http(s)", func(s map[string]any) { s["teams"] = map[string]any{"webhookURL": "javascript:alert(1)"} },
+			"spec.teams.webhookURL", "must be an absolute http or https URL"),
+		Entry("multi-line emailSubject", func(s map[string]any) { s["emailSubject"] = "Hot lead\r\nBcc: x@evil.test" },
+			"spec.emailSubject", "emailSubject must be a single line"),
+		Entry("oversized emailSubject", func(s map[string]any) { s["emailSubject"] = strings.Repeat("s", 201) },
+			"spec.emailSubject", "Too long"),
+		Entry("oversized emailPreheader", func(s map[string]any) { s["emailPreheader"] = strings.Repeat("p", 201) },
+			"spec.emailPreheader", "Too long"),
+		Entry("oversized emailMessage", func(s map[string]any) { s["emailMessage"] = strings.Repeat("m", 4001) },
+			"spec.emailMessage", "Too long"),
+		Entry("unknown field", func(s map[string]any) { s["webhook_url"] = "https://hooks.example.com/x" },
+			`unknown field "spec.webhook_url"`),
+	)
+})

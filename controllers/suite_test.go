@@ -25,13 +25,13 @@ import (
 // The suite runs the controller in a manager against a real kube-apiserver
 // and etcd, built from source by hack/build-control-plane.sh.
 var (
-	testEnv   *envtest.Environment
-	cfg       *rest.Config
-	k8sClient client.Client
-	triggers  *triggerset.Memory
+	testEnv    *envtest.Environment
+	cfg        *rest.Config
+	k8sClient  client.Client
+	triggers   *triggerset.Memory
 	testScheme = runtime.NewScheme()
-	suiteCtx  context.Context
-	cancel    context.CancelFunc
+	suiteCtx   context.Context
+	cancel     context.CancelFunc
 )
 
 func TestControllers(t *testing.T) {

@@ -105,7 +105,7 @@ type HTTPURL string
 // EmailAddress is a single email address, such as sales@example.com.
 // +kubebuilder:validation:MinLength=3
 // +kubebuilder:validation:MaxLength=254
-// +kubebuilder:validation:Pattern=`^[^@\s<>(),;:"\[\]\\]+@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$`
+// +kubebuilder:validation:XValidation:rule=`self.matches("^[A-Za-z0-9._%+'-]+@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$")`,message="must be an email address such as sales@example.com"
 type EmailAddress string
 
 // ChatDestination is a chat webhook (Slack or Microsoft Teams). Its URL is
@@ -158,6 +158,7 @@ type MilestoneTriggerStatus struct {
 
 	// firedCount is how many times the trigger has fired, over all leads.
 	// +optional
+	// +kubebuilder:default=0
 	// +kubebuilder:validation:Minimum=0
 	FiredCount int64 `json:"firedCount,omitempty"`
 

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"flag"
 	"fmt"
@@ -21,6 +22,9 @@ import (
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
 	"github.com/leadvibe/milestone-triggers-operator/controllers"
+	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/pipeline"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -43,6 +47,11 @@ type options struct {
 	probeAddr            string
 	enableLeaderElection bool
 	leaderElectionNS     string
+
+	dataDir      string
+	natsURL      string
+	streamSync   string
+	streamListen string
 }
 
 func parseFlags() (options, zap.Options) {
@@ -59,6 +68,14 @@ func parseFlags() (options, zap.Options) {
 		"Enable leader election, so that one replica at a time reconciles and evaluates.")
 	flag.StringVar(&o.leaderElectionNS, "leader-election-namespace", "",
 		"The namespace of the leader-election Lease; defaults to the manager's own namespace in a cluster.")
+	flag.StringVar(&o.dataDir, "data-dir", "/var/lib/milestone-triggers",
+		"Where the embedded NATS JetStream server keeps the event stream, lead states and firings. Unused with --nats-url.")
+	flag.StringVar(&o.natsURL, "nats-url", "",
+		"URL of an external NATS JetStream server or cluster, for example nats://nats.nats:4222. Empty runs one embedded in this process.")
+	flag.StringVar(&o.streamSync, "stream-sync", "always",
+		"When the embedded stream fsyncs: \"always\" (every write, before it is acknowledged: nothing acknowledged is lost on power loss) or an interval such as 2m (NATS's default; faster, but a power loss can lose what was acknowledged since the last fsync).")
+	flag.StringVar(&o.streamListen, "stream-listen", "",
+		"Let NATS clients outside this process publish to the embedded stream at this address, for example 127.0.0.1:4222. Empty: no network listener.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Usage = func() {
@@ -121,6 +138,35 @@ func run(o options) error {
 		return fmt.Errorf("setting up the MilestoneTrigger controller: %w", err)
 	}
 
+	// The stream is opened before the manager starts and closed after it
+	// has stopped every runnable that uses it.
+	conn, err := openStream(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ldg, err := ledger.Open(ctx, conn.JS, ledger.DefaultRetention)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(&pipeline.Pipeline{
+		JS:       conn.JS,
+		Ledger:   ldg,
+		Triggers: triggers,
+		Log:      ctrl.Log.WithName("evaluator"),
+	}); err != nil {
+		return err
+	}
+	if err := mgr.Add(&controllers.FiringStatusWriter{
+		Client:   mgr.GetClient(),
+		JS:       conn.JS,
+		Ledger:   ldg,
+		Recorder: mgr.GetEventRecorder("milestone-triggers"),
+		Log:      ctrl.Log.WithName("firing-status"),
+	}); err != nil {
+		return err
+	}
+
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding the health check: %w", err)
 	}
@@ -130,4 +176,30 @@ func run(o options) error {
 
 	setupLog.Info("Starting the manager")
 	return mgr.Start(ctx)
+}
+
+func openStream(ctx context.Context, o options) (*stream.Conn, error) {
+	sync, err := stream.ParseSyncPolicy(o.streamSync)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := stream.Open(ctx, stream.Config{
+		URL:     o.natsURL,
+		DataDir: o.dataDir,
+		Sync:    sync,
+		Listen:  o.streamListen,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening the event stream: %w", err)
+	}
+	if err := stream.EnsureStreams(ctx, conn.JS, stream.DefaultRetention); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if o.natsURL == "" {
+		setupLog.Info("Embedded event stream ready", "dataDir", o.dataDir, "sync", sync.String(), "clientURL", conn.ClientURL())
+	} else {
+		setupLog.Info("External event stream ready", "url", triggerset.RedactURL(o.natsURL))
+	}
+	return conn, nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -13,12 +15,16 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/pipeline"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -32,6 +38,11 @@ var (
 	testScheme = runtime.NewScheme()
 	suiteCtx   context.Context
 	cancel     context.CancelFunc
+
+	// eventStream is a real embedded NATS JetStream with the evaluator and
+	// the status writer running on it.
+	eventStream   *stream.Conn
+	statusPatches atomic.Int64
 )
 
 func TestControllers(t *testing.T) {
@@ -63,6 +74,12 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: testScheme})
 	Expect(err).NotTo(HaveOccurred())
 
+	eventStream, err = stream.Open(suiteCtx, stream.Config{DataDir: GinkgoT().TempDir(), Sync: stream.SyncPolicy{Always: true}})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(stream.EnsureStreams(suiteCtx, eventStream.JS, stream.DefaultRetention)).To(Succeed())
+	ldg, err := ledger.Open(suiteCtx, eventStream.JS, ledger.DefaultRetention)
+	Expect(err).NotTo(HaveOccurred())
+
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 testScheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -75,6 +92,22 @@ var _ = BeforeSuite(func() {
 		APIReader: mgr.GetAPIReader(),
 		Triggers:  triggers,
 	}).SetupWithManager(suiteCtx, mgr)).To(Succeed())
+	Expect(mgr.Add(&pipeline.Pipeline{JS: eventStream.JS, Ledger: ldg, Triggers: triggers, Log: logf.Log.WithName("evaluator")})).To(Succeed())
+	// The status writer's client counts its status patches, so a test can
+	// check that a burst of firings is coalesced.
+	direct, err := client.NewWithWatch(cfg, client.Options{Scheme: testScheme})
+	Expect(err).NotTo(HaveOccurred())
+	countingClient := interceptor.NewClient(direct, interceptor.Funcs{
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+			statusPatches.Add(1)
+			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+		},
+	})
+	Expect(mgr.Add(&FiringStatusWriter{
+		Client: countingClient, JS: eventStream.JS, Ledger: ldg,
+		Recorder: mgr.GetEventRecorder("milestone-triggers"),
+		Log:      logf.Log.WithName("firing-status"), Interval: 500 * time.Millisecond,
+	})).To(Succeed())
 
 	go func() {
 		defer GinkgoRecover()
@@ -84,6 +117,9 @@ var _ = BeforeSuite(func() {
 
 var _ = AfterSuite(func() {
 	cancel()
+	if eventStream != nil {
+		eventStream.Close()
+	}
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())
 	}

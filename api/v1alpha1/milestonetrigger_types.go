@@ -170,6 +170,13 @@ type MilestoneTriggerStatus struct {
 	// +optional
 	LastFiring *FiringSummary `json:"lastFiring,omitempty"`
 
+	// firingSequence is the position, in the operator's firing outbox, of
+	// the last firing counted in firedCount. It keeps the count exact when
+	// the operator restarts; it is not meaningful outside the operator.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	FiringSequence int64 `json:"firingSequence,omitempty"`
+
 	// deliveries reports the health of each notification channel.
 	// +optional
 	// +listType=map
@@ -198,6 +205,12 @@ type FiringSummary struct {
 	// score is the lead's score carried by that event.
 	// +required
 	Score int64 `json:"score"`
+
+	// firingID is the firing's id, which is also the delivery id of its
+	// notifications (the webhook-id header).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	FiringID string `json:"firingID,omitempty"`
 }
 
 // Channel is a kind of notification destination.

@@ -12,13 +12,16 @@ import (
 type Memory struct {
 	mu   sync.RWMutex
 	byNS map[string]map[string]Definition
+	// revs counts the changes of each namespace; a namespace's revision is
+	// kept after its last trigger is deleted, so it never goes back.
+	revs map[string]uint64
 }
 
 var _ Set = (*Memory)(nil)
 
 // NewMemory returns an empty in-memory set.
 func NewMemory() *Memory {
-	return &Memory{byNS: map[string]map[string]Definition{}}
+	return &Memory{byNS: map[string]map[string]Definition{}, revs: map[string]uint64{}}
 }
 
 // Upsert implements Set.
@@ -32,6 +35,7 @@ func (m *Memory) Upsert(d Definition) {
 		m.byNS[d.Key.Namespace] = ns
 	}
 	ns[d.Key.Name] = d
+	m.revs[d.Key.Namespace]++
 }
 
 // Delete implements Set.
@@ -39,7 +43,11 @@ func (m *Memory) Delete(key types.NamespacedName) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ns := m.byNS[key.Namespace]
+	if _, ok := ns[key.Name]; !ok {
+		return
+	}
 	delete(ns, key.Name)
+	m.revs[key.Namespace]++
 	if len(ns) == 0 {
 		delete(m.byNS, key.Namespace)
 	}
@@ -67,6 +75,13 @@ func (m *Memory) List(namespace string) []Definition {
 	}
 	slices.SortFunc(out, func(a, b Definition) int { return strings.Compare(a.Key.Name, b.Key.Name) })
 	return out
+}
+
+// Revision implements Set.
+func (m *Memory) Revision(namespace string) uint64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.revs[namespace]
 }
 
 func (d Definition) clone() Definition {

@@ -34,6 +34,10 @@ func TestMemoryUpsertGetListDelete(t *testing.T) {
 		t.Fatalf("List(ou-c) has %d entries, want 0", n)
 	}
 
+	rev := s.Revision("ou-a")
+	if rev == 0 || s.Revision("ou-b") == 0 || s.Revision("ou-c") != 0 {
+		t.Fatalf("revisions after upserts: ou-a %d, ou-b %d, ou-c %d", rev, s.Revision("ou-b"), s.Revision("ou-c"))
+	}
 	updated := def("ou-a", "a", 25)
 	updated.Active = false
 	s.Upsert(updated)
@@ -41,8 +45,15 @@ func TestMemoryUpsertGetListDelete(t *testing.T) {
 	if !ok || d.Threshold != 25 || d.Active {
 		t.Fatalf("Get after update = %+v, %v; want threshold 25, inactive", d, ok)
 	}
+	if s.Revision("ou-a") == rev {
+		t.Fatal("Upsert did not change the namespace's revision")
+	}
 
+	rev = s.Revision("ou-a")
 	s.Delete(types.NamespacedName{Namespace: "ou-a", Name: "a"})
+	if s.Revision("ou-a") == rev {
+		t.Fatal("Delete did not change the namespace's revision")
+	}
 	if _, ok := s.Get(types.NamespacedName{Namespace: "ou-a", Name: "a"}); ok {
 		t.Fatal("Get after Delete found the trigger")
 	}

@@ -61,4 +61,8 @@ type Set interface {
 	Get(key types.NamespacedName) (Definition, bool)
 	// List returns the definitions of one namespace (OU), sorted by name.
 	List(namespace string) []Definition
+	// Revision changes whenever a definition of the namespace is added,
+	// replaced or removed, so a reader can keep a derived index and rebuild
+	// it only when it is stale.
+	Revision(namespace string) uint64
 }

@@ -1,0 +1,124 @@
+package evaluator
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
+
+// Index holds the triggers of one OU prepared for evaluation. It is
+// immutable once built and safe for concurrent use.
+//
+// A nil *Index behaves as an index without triggers.
+type Index struct {
+	// entries are the active triggers, sorted by threshold, then name.
+	entries []entry
+	// thresholds[i] is entries[i].threshold, kept apart so the binary
+	// search reads a dense slice.
+	thresholds []int64
+	// byName maps a trigger name to its position in entries.
+	byName map[string]int
+	// total counts the distinct trigger names, active or not.
+	total int
+}
+
+// entry is an active trigger inside an Index.
+type entry struct {
+	name      string
+	uid       string
+	eventType string
+	threshold int64
+}
+
+// NewIndex prepares triggers for evaluation. It copies what it needs, so the
+// caller may reuse the slice. Names should be unique; when a name repeats,
+// the last trigger with that name wins, as if the list were applied in order.
+func NewIndex(triggers []Trigger) *Index {
+	last := make(map[string]int, len(triggers))
+	for i, t := range triggers {
+		last[t.Name] = i
+	}
+	ix := &Index{total: len(last)}
+	for i, t := range triggers {
+		if t.Active && last[t.Name] == i {
+			ix.entries = append(ix.entries, entry{
+				name:      t.Name,
+				uid:       t.UID,
+				eventType: t.EventType,
+				threshold: t.Threshold,
+			})
+		}
+	}
+	slices.SortFunc(ix.entries, compareEntries)
+	ix.thresholds = make([]int64, len(ix.entries))
+	ix.byName = make(map[string]int, len(ix.entries))
+	for i, e := range ix.entries {
+		ix.thresholds[i] = e.threshold
+		ix.byName[e.name] = i
+	}
+	return ix
+}
+
+// Len returns the number of triggers in the index, active or not, counting
+// a repeated name once.
+func (ix *Index) Len() int {
+	if ix == nil {
+		return 0
+	}
+	return ix.total
+}
+
+// Active returns the number of active triggers in the index: those that can
+// fire.
+func (ix *Index) Active() int {
+	if ix == nil {
+		return 0
+	}
+	return len(ix.entries)
+}
+
+// compareEntries orders entries by threshold, then name: the firing order.
+func compareEntries(a, b entry) int {
+	if c := cmp.Compare(a.threshold, b.threshold); c != 0 {
+		return c
+	}
+	return strings.Compare(a.name, b.name)
+}
+
+// lookup returns the active trigger named name.
+func (ix *Index) lookup(name string) (*entry, bool) {
+	i, ok := ix.byName[name]
+	if !ok {
+		return nil, false
+	}
+	return &ix.entries[i], true
+}
+
+// crossed returns the half-open range [lo, hi) of entries whose thresholds a
+// lead in state crosses by moving to score n: (p, n] for a seen lead with
+// score p, (-inf, n] for an unseen one.
+func (ix *Index) crossed(state LeadState, n int64) (lo, hi int) {
+	if state.Seen && n <= state.Score {
+		return 0, 0
+	}
+	hi = upperBound(ix.thresholds, n)
+	if state.Seen {
+		lo = upperBound(ix.thresholds[:hi], state.Score)
+	}
+	return lo, hi
+}
+
+// upperBound returns the index of the first element of the sorted slice s
+// that is greater than v, or len(s) when there is none.
+func upperBound(s []int64, v int64) int {
+	lo, hi := 0, len(s)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if s[mid] <= v {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}

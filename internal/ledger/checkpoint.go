@@ -1,0 +1,67 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Checkpoints of the stream readers. A reader consumes its stream in order
+// from its checkpoint and moves the checkpoint only after what it read is
+// durable, so a restarted reader resumes exactly where the durable state
+// ends, in order (a durable consumer would instead redeliver the
+// unacknowledged messages after newer ones).
+const (
+	// EvaluatorCheckpoint is the events-stream sequence the lead states
+	// are committed through.
+	EvaluatorCheckpoint = "evaluator"
+	// StatusCheckpoint is the outbox sequence trigger statuses are
+	// patched through.
+	StatusCheckpoint = "status"
+)
+
+// checkpointKey keeps checkpoints apart from lead keys, which start with
+// an OU name, and an OU name never starts with an underscore.
+func checkpointKey(name string) string { return "_checkpoint." + name }
+
+// LoadCheckpoint returns the sequence the named reader is durable through,
+// or 0 when it has none yet.
+func (l *Ledger) LoadCheckpoint(ctx context.Context, name string) (uint64, error) {
+	entry, err := l.leads.Get(ctx, checkpointKey(name))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading checkpoint %s: %w", name, err)
+	}
+	seq, err := strconv.ParseUint(string(entry.Value()), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint %s holds %q: %w", name, entry.Value(), err)
+	}
+	return seq, nil
+}
+
+// SaveCheckpoint records that the named reader is durable through seq.
+func (l *Ledger) SaveCheckpoint(ctx context.Context, name string, seq uint64) error {
+	if _, err := l.leads.Put(ctx, checkpointKey(name), []byte(strconv.FormatUint(seq, 10))); err != nil {
+		return fmt.Errorf("saving checkpoint %s: %w", name, err)
+	}
+	return nil
+}
+
+// OrderedFrom returns an ordered consumer of a stream that starts after
+// seq: the reader of a checkpoint.
+func OrderedFrom(ctx context.Context, js jetstream.JetStream, streamName string, seq uint64) (jetstream.Consumer, error) {
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if seq > 0 {
+		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: seq + 1}
+	}
+	c, err := js.OrderedConsumer(ctx, streamName, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("reading stream %s after %d: %w", streamName, seq, err)
+	}
+	return c, nil
+}

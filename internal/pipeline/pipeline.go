@@ -1,0 +1,139 @@
+// Package pipeline runs the evaluator on the event stream: it consumes the
+// events of every OU in order, evaluates each against its OU's triggers,
+// and commits the firings and lead states to the ledger before it
+// acknowledges the events.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
+)
+
+// Ledger is where the pipeline keeps lead states and firings;
+// *ledger.Ledger is the real one.
+type Ledger interface {
+	LoadLeads(ctx context.Context) (map[string]ledger.LeadState, error)
+	LoadCheckpoint(ctx context.Context, name string) (uint64, error)
+	Commit(ctx context.Context, firings []ledger.Firing, states map[string]ledger.LeadState, through uint64) error
+}
+
+// Pipeline is a manager Runnable; it needs leader election, so that one
+// evaluator at a time owns the lead states.
+type Pipeline struct {
+	JS       jetstream.JetStream
+	Ledger   Ledger
+	Triggers triggerset.Set
+	Log      logr.Logger
+
+	// BatchSize bounds the events committed together (default 512).
+	BatchSize int
+	// Linger is how long a batch waits for one more event before it is
+	// committed (default 1ms): the price of batching in latency.
+	Linger time.Duration
+	// OnCommit, when set, is told about every committed batch.
+	OnCommit func(Batch)
+}
+
+// Batch summarises one committed batch.
+type Batch struct {
+	Events   int // messages consumed, whatever became of them
+	Firings  int // firings written to the outbox
+	Rejected int // events that could not be decoded, recorded and skipped
+	Skipped  int // redelivered events already applied
+	LastSeq  uint64
+}
+
+// NeedLeaderElection implements manager.LeaderElectionRunnable.
+func (p *Pipeline) NeedLeaderElection() bool { return true }
+
+// Start consumes until ctx ends.
+func (p *Pipeline) Start(ctx context.Context) error {
+	if p.BatchSize <= 0 {
+		p.BatchSize = 512
+	}
+	if p.Linger <= 0 {
+		p.Linger = time.Millisecond
+	}
+	leads, err := p.Ledger.LoadLeads(ctx)
+	if err != nil {
+		return err
+	}
+	checkpoint, err := p.Ledger.LoadCheckpoint(ctx, ledger.EvaluatorCheckpoint)
+	if err != nil {
+		return err
+	}
+	// An ordered consumer from the checkpoint: events are evaluated in
+	// stream order, and a restart resumes right after the last committed
+	// batch. The checkpoint, not an acknowledgement, records progress.
+	consumer, err := ledger.OrderedFrom(ctx, p.JS, stream.EventsStream, checkpoint)
+	if err != nil {
+		return err
+	}
+	p.Log.Info("Evaluator starting", "leads", len(leads), "checkpoint", checkpoint)
+
+	msgs, err := consumer.Messages(jetstream.PullMaxMessages(2 * p.BatchSize))
+	if err != nil {
+		return fmt.Errorf("consuming events: %w", err)
+	}
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-stopped:
+		}
+		msgs.Stop()
+	}()
+
+	w := newWorker(p, leads)
+	for {
+		batch, err := w.collect(msgs)
+		if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("consuming events: %w", err)
+		}
+		if err := w.process(ctx, batch); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// collect blocks for one message, then gathers more while they arrive
+// within the linger time, up to the batch size.
+func (w *worker) collect(msgs jetstream.MessagesContext) ([]jetstream.Msg, error) {
+	batch := w.batch[:0]
+	for len(batch) == 0 {
+		msg, err := msgs.Next(jetstream.NextMaxWait(time.Second))
+		if errors.Is(err, nats.ErrTimeout) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		batch = append(batch, msg)
+	}
+	for len(batch) < w.p.BatchSize {
+		msg, err := msgs.Next(jetstream.NextMaxWait(w.p.Linger))
+		if err != nil {
+			break // a timeout ends the batch; anything else shows on the next collect
+		}
+		batch = append(batch, msg)
+	}
+	w.batch = batch
+	return batch, nil
+}

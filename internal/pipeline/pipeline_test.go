@@ -1,0 +1,469 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	"github.com/nats-io/nats.go/jetstream"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/evaluator"
+	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
+)
+
+const ou = "demo"
+
+// system is a real embedded NATS JetStream on a data directory that
+// outlives it, so a test can stop it and start another on the same data.
+type system struct {
+	t       *testing.T
+	dataDir string
+	conn    *stream.Conn
+	ledger  *ledger.Ledger
+}
+
+func newSystem(t *testing.T) *system {
+	s := &system{t: t, dataDir: t.TempDir()}
+	s.open()
+	t.Cleanup(s.close)
+	return s
+}
+
+func (s *system) open() {
+	ctx := context.Background()
+	conn, err := stream.Open(ctx, stream.Config{DataDir: s.dataDir, Sync: stream.SyncPolicy{Always: true}})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := stream.EnsureStreams(ctx, conn.JS, stream.DefaultRetention); err != nil {
+		s.t.Fatal(err)
+	}
+	l, err := ledger.Open(ctx, conn.JS, ledger.DefaultRetention)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.conn, s.ledger = conn, l
+}
+
+func (s *system) close() {
+	if s.conn != nil {
+		s.conn.Close()
+		s.conn = nil
+	}
+}
+
+// restart stops the server and starts another on the same data directory.
+func (s *system) restart() {
+	s.close()
+	s.open()
+}
+
+func (s *system) publish(events ...stream.Event) {
+	s.t.Helper()
+	for _, ev := range events {
+		if _, err := stream.Publish(context.Background(), s.conn.JS, ou, ev); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+}
+
+// running is a pipeline started in the background.
+type running struct {
+	cancel  context.CancelFunc
+	done    chan error
+	mu      sync.Mutex
+	lastSeq uint64
+	batches int
+}
+
+func (s *system) start(triggers triggerset.Set, ldg Ledger) *running {
+	return s.startWith(triggers, ldg, func(context.CancelFunc) {})
+}
+
+// startWith hands the run's cancel function to setup before starting.
+func (s *system) startWith(triggers triggerset.Set, ldg Ledger, setup func(context.CancelFunc)) *running {
+	ctx, cancel := context.WithCancel(context.Background())
+	setup(cancel)
+	r := &running{cancel: cancel, done: make(chan error, 1)}
+	p := &Pipeline{
+		JS: s.conn.JS, Ledger: ldg, Triggers: triggers, Log: testr.New(s.t), BatchSize: 64,
+		OnCommit: func(b Batch) {
+			r.mu.Lock()
+			r.lastSeq, r.batches = b.LastSeq, r.batches+1
+			r.mu.Unlock()
+		},
+	}
+	go func() { r.done <- p.Start(ctx) }()
+	return r
+}
+
+func (r *running) stop(t *testing.T) {
+	r.cancel()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Fatalf("pipeline stopped with %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("pipeline did not stop")
+	}
+}
+
+// waitFor waits until the pipeline has committed the stream sequence seq.
+func (r *running) waitFor(t *testing.T, seq uint64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		r.mu.Lock()
+		last := r.lastSeq
+		r.mu.Unlock()
+		if last >= seq {
+			return
+		}
+		select {
+		case err := <-r.done:
+			t.Fatalf("pipeline stopped early: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	t.Fatalf("pipeline did not reach sequence %d", seq)
+}
+
+func lastSeq(t *testing.T, js jetstream.JetStream, name string) uint64 {
+	t.Helper()
+	st, err := js.Stream(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.LastSeq
+}
+
+// outbox returns every firing in the outbox and how many messages the
+// outbox has ever stored: a firing written twice shows as more stored
+// messages than firings.
+func outbox(t *testing.T, js jetstream.JetStream) (firings []ledger.Firing, stored uint64) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := js.Stream(ctx, ledger.FiringsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		msg, err := st.GetMsg(ctx, seq)
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				continue
+			}
+			t.Fatal(err)
+		}
+		f, err := ledger.DecodeFiring(msg.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		firings = append(firings, f)
+	}
+	return firings, info.State.LastSeq
+}
+
+func trigger(name, eventType string, threshold int64) triggerset.Definition {
+	return triggerset.Definition{
+		Key:         types.NamespacedName{Namespace: ou, Name: name},
+		UID:         types.UID("uid-" + name),
+		DisplayName: "Display " + name,
+		EventType:   eventType,
+		Threshold:   threshold,
+		Active:      true,
+	}
+}
+
+func event(id, lead, typ string, score int64) stream.Event {
+	return stream.Event{ID: id, LeadID: lead, EventType: typ, Score: score, CreatedAt: time.Date(2025, 1, 15, 10, 35, 0, 0, time.UTC)}
+}
+
+type fired struct{ trigger, lead, event string }
+
+func summarize(firings []ledger.Firing) []fired {
+	out := make([]fired, 0, len(firings))
+	for _, f := range firings {
+		out = append(out, fired{f.Trigger, f.Event.LeadID, f.Event.ID})
+	}
+	sort.Slice(out, func(i, j int) bool { return fmt.Sprint(out[i]) < fmt.Sprint(out[j]) })
+	return out
+}
+
+func TestPipelineFiresIntoTheOutbox(t *testing.T) {
+	s := newSystem(t)
+	triggers := triggerset.NewMemory()
+	triggers.Upsert(trigger("hot-lead", "demo_request", 75))
+	triggers.Upsert(trigger("any-50", "", 50))
+
+	s.publish(
+		event("e1", "ld_1", "page_view", 60),    // any-50 fires
+		event("e2", "ld_1", "page_view", 80),    // hot-lead crossing pending (page_view)
+		event("e3", "ld_1", "page_view", 85),    // still pending
+		event("e4", "ld_1", "demo_request", 86), // pending fires
+		event("e5", "ld_1", "demo_request", 90), // no refire
+		event("e6", "ld_2", "demo_request", 75), // first seen: both fire, 75 counts
+	)
+	r := s.start(triggers, s.ledger)
+	r.waitFor(t, 6)
+	r.stop(t)
+
+	firings, stored := outbox(t, s.conn.JS)
+	want := []fired{{"any-50", "ld_1", "e1"}, {"any-50", "ld_2", "e6"}, {"hot-lead", "ld_1", "e4"}, {"hot-lead", "ld_2", "e6"}}
+	if got := summarize(firings); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("firings = %v, want %v", got, want)
+	}
+	if stored != uint64(len(want)) {
+		t.Fatalf("outbox stored %d messages for %d firings", stored, len(want))
+	}
+	for _, f := range firings {
+		if f.ID != ledger.FiringID(ou, f.TriggerUID, f.Event.LeadID, f.Event.ID) {
+			t.Errorf("firing %s has a non-deterministic id", f.ID)
+		}
+		if f.TriggerName != "Display "+f.Trigger || f.Score != f.Event.Score || f.FiredAt.IsZero() || f.EventSeq == 0 {
+			t.Errorf("firing %+v is incomplete", f)
+		}
+		if f.Trigger == "hot-lead" && f.Event.LeadID == "ld_1" && !f.FromPending {
+			t.Errorf("the pending crossing's firing is not marked FromPending")
+		}
+	}
+}
+
+func TestDuplicatePublishFiresOnce(t *testing.T) {
+	s := newSystem(t)
+	triggers := triggerset.NewMemory()
+	triggers.Upsert(trigger("t", "", 75))
+
+	ev := event("e1", "ld_1", "page_view", 80)
+	s.publish(ev, ev, ev)
+	if n := lastSeq(t, s.conn.JS, stream.EventsStream); n != 1 {
+		t.Fatalf("the stream stored %d copies of one event id", n)
+	}
+	r := s.start(triggers, s.ledger)
+	r.waitFor(t, 1)
+
+	// A duplicate published after the stream's window (simulated by a new
+	// message id) carrying the same event id still fires nothing new: the
+	// lead is above, and the firing id of this event exists already.
+	s.publish(event("e2", "ld_1", "page_view", 10))
+	if _, err := s.conn.JS.Publish(context.Background(), stream.EventSubject(ou), ev.Encode(), jetstream.WithMsgID("late-copy")); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor(t, 3)
+	r.stop(t)
+
+	firings, stored := outbox(t, s.conn.JS)
+	if len(firings) != 1 || stored != 1 {
+		t.Fatalf("got %d firings (%d stored), want exactly 1: %v", len(firings), stored, summarize(firings))
+	}
+}
+
+func TestPoisonEventIsRecordedAndSkipped(t *testing.T) {
+	s := newSystem(t)
+	triggers := triggerset.NewMemory()
+	triggers.Upsert(trigger("t", "", 75))
+
+	s.publish(event("e1", "ld_1", "page_view", 10))
+	if _, err := s.conn.JS.Publish(context.Background(), stream.EventSubject(ou), []byte(`{"id":"bad","lead_id":"ld_1","score":"high"}`)); err != nil {
+		t.Fatal(err)
+	}
+	s.publish(event("e3", "ld_1", "page_view", 80))
+
+	r := s.start(triggers, s.ledger)
+	r.waitFor(t, 3)
+	r.stop(t)
+
+	firings, _ := outbox(t, s.conn.JS)
+	if got := summarize(firings); len(got) != 1 || got[0].event != "e3" {
+		t.Fatalf("firings = %v, want the one of e3, after the poison event", got)
+	}
+	st, err := s.conn.JS.Stream(context.Background(), stream.RejectedStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := st.GetLastMsgForSubject(context.Background(), stream.RejectedSubject(ou))
+	if err != nil {
+		t.Fatalf("the poison event was not recorded: %v", err)
+	}
+	reason := msg.Header.Get("Leadvibe-Reason")
+	if reason == "" || msg.Header.Get("Leadvibe-Stream-Sequence") != "2" {
+		t.Fatalf("rejected record headers = %v", msg.Header)
+	}
+	for _, field := range []string{"score", "event_type"} {
+		if !containsWord(reason, field) {
+			t.Errorf("reason %q does not name %s", reason, field)
+		}
+	}
+}
+
+func containsWord(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		if s[i:i+len(w)] == w {
+			return true
+		}
+	}
+	return false
+}
+
+func TestTriggerEditsTakeEffectOnTheNextEvent(t *testing.T) {
+	s := newSystem(t)
+	triggers := triggerset.NewMemory()
+	triggers.Upsert(trigger("t", "", 75))
+	r := s.start(triggers, s.ledger)
+	defer r.stop(t)
+
+	s.publish(event("e1", "ld_1", "page_view", 60))
+	r.waitFor(t, 1)
+
+	// Lowered to 50 while the lead is at 60: no firing until a new crossing.
+	triggers.Upsert(trigger("t", "", 50))
+	s.publish(event("e2", "ld_1", "page_view", 70))
+	r.waitFor(t, 2)
+
+	// Deactivated: a crossing does not fire.
+	inactive := trigger("t", "", 50)
+	inactive.Active = false
+	triggers.Upsert(inactive)
+	s.publish(event("e3", "ld_1", "page_view", 10), event("e4", "ld_1", "page_view", 60))
+	r.waitFor(t, 4)
+
+	// Re-activated while above: no firing; then down and up again fires.
+	triggers.Upsert(trigger("t", "", 50))
+	s.publish(event("e5", "ld_1", "page_view", 65), event("e6", "ld_1", "page_view", 40), event("e7", "ld_1", "page_view", 55))
+	r.waitFor(t, 7)
+
+	// Deleted: nothing fires.
+	triggers.Delete(types.NamespacedName{Namespace: ou, Name: "t"})
+	s.publish(event("e8", "ld_1", "page_view", 0), event("e9", "ld_1", "page_view", 99))
+	r.waitFor(t, 9)
+
+	firings, _ := outbox(t, s.conn.JS)
+	if got := summarize(firings); len(got) != 1 || got[0].event != "e7" {
+		t.Fatalf("firings = %v, want only e7's", got)
+	}
+}
+
+// crashingLedger commits through the real ledger but "crashes" at a chosen
+// point of the Nth commit: after the firings, or after the states (before
+// the checkpoint). The pipeline then stops with the error, as
+// a killed process would stop, with the ledger exactly as the crash left it.
+type crashingLedger struct {
+	*ledger.Ledger
+	crashOn    int
+	afterState bool
+	commits    int
+	crash      func() // stops the pipeline, as a kill would
+	crashed    bool
+}
+
+func (c *crashingLedger) Commit(ctx context.Context, firings []ledger.Firing, states map[string]ledger.LeadState, through uint64) error {
+	c.commits++
+	if c.commits != c.crashOn {
+		return c.Ledger.Commit(ctx, firings, states, through)
+	}
+	if err := c.Ledger.CommitFirings(ctx, firings); err != nil {
+		return err
+	}
+	if c.afterState {
+		if err := c.Ledger.CommitStates(ctx, states); err != nil {
+			return err
+		}
+	}
+	c.crashed = true
+	c.crash()
+	return ctx.Err()
+}
+
+// TestRestartsNeitherLoseNorRepeatFirings publishes a stream with many
+// known crossings, crashes the pipeline at different points of different
+// batches, restarts the stream server on the same data directory each
+// time, and checks the outbox holds every expected firing exactly once.
+func TestRestartsNeitherLoseNorRepeatFirings(t *testing.T) {
+	s := newSystem(t)
+	triggers := triggerset.NewMemory()
+	var defs []evaluator.Trigger
+	for i, typ := range []string{"", "demo_request", "", "form_submit", ""} {
+		d := trigger(fmt.Sprintf("t%d", i), typ, int64(20*(i+1)))
+		triggers.Upsert(d)
+		defs = append(defs, evaluator.Trigger{Name: d.Key.Name, UID: string(d.UID), EventType: typ, Threshold: d.Threshold, Active: true})
+	}
+
+	// The expected firings, from the evaluator run in memory.
+	rng := rand.New(rand.NewPCG(7, 11))
+	types := []string{"page_view", "demo_request", "form_submit"}
+	ix := evaluator.NewIndex(defs)
+	states := map[string]evaluator.LeadState{}
+	want := map[string]bool{}
+	var events []stream.Event
+	for i := range 3000 {
+		lead := fmt.Sprintf("ld_%d", rng.IntN(40))
+		ev := event(fmt.Sprintf("e%d", i), lead, types[rng.IntN(len(types))], int64(rng.IntN(120)))
+		events = append(events, ev)
+		var firings []evaluator.Firing
+		states[lead], firings = ix.Evaluate(states[lead], evaluator.Event{ID: ev.ID, LeadID: lead, Type: ev.EventType, Score: ev.Score}, nil)
+		for _, f := range firings {
+			want[ledger.FiringID(ou, f.UID, lead, ev.ID)] = true
+		}
+	}
+	s.publish(events...)
+	total := uint64(len(events))
+
+	for round, crash := range []struct {
+		on         int
+		afterState bool
+	}{{3, false}, {2, true}, {5, false}, {1, true}, {4, false}, {2, false}, {6, true}} {
+		cl := &crashingLedger{Ledger: s.ledger, crashOn: crash.on, afterState: crash.afterState}
+		r := s.startWith(triggers, cl, func(cancel context.CancelFunc) { cl.crash = cancel })
+		select {
+		case <-r.done:
+			if !cl.crashed {
+				t.Fatalf("round %d: the pipeline stopped before the crash", round)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: no crash", round)
+		}
+		s.restart()
+	}
+
+	r := s.start(triggers, s.ledger)
+	r.waitFor(t, total)
+	r.stop(t)
+
+	firings, stored := outbox(t, s.conn.JS)
+	got := map[string]int{}
+	for _, f := range firings {
+		got[f.ID]++
+	}
+	for id := range want {
+		if got[id] != 1 {
+			t.Errorf("expected firing %s is in the outbox %d times", id, got[id])
+		}
+	}
+	for id := range got {
+		if !want[id] {
+			t.Errorf("unexpected firing %s", id)
+		}
+	}
+	if stored != uint64(len(want)) {
+		t.Errorf("the outbox stored %d messages for %d firings: some firing was written twice", stored, len(want))
+	}
+	t.Logf("%d events, %d firings, 7 crashes and restarts: every firing once", total, len(want))
+}

@@ -1,0 +1,154 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/evaluator"
+	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+)
+
+// worker is the state of one running evaluator: every lead's state, the
+// trigger indexes and buffers reused from batch to batch. It is used by
+// one goroutine.
+type worker struct {
+	p       *Pipeline
+	leads   map[string]ledger.LeadState
+	indexes indexes
+
+	batch   []jetstream.Msg
+	firings []ledger.Firing
+	changed map[string]ledger.LeadState
+	fired   []evaluator.Firing
+}
+
+func newWorker(p *Pipeline, leads map[string]ledger.LeadState) *worker {
+	return &worker{
+		p:       p,
+		leads:   leads,
+		indexes: indexes{set: p.Triggers, byOU: map[string]*ouIndex{}},
+		changed: map[string]ledger.LeadState{},
+	}
+}
+
+// process evaluates a batch, commits it to the ledger (retrying until it
+// succeeds or ctx ends) and acknowledges it.
+func (w *worker) process(ctx context.Context, batch []jetstream.Msg) error {
+	w.firings = w.firings[:0]
+	clear(w.changed)
+	var summary Batch
+	for _, msg := range batch {
+		summary.Events++
+		meta, err := msg.Metadata()
+		if err != nil {
+			return fmt.Errorf("reading message metadata: %w", err)
+		}
+		summary.LastSeq = meta.Sequence.Stream
+		outcome, err := w.evaluate(ctx, msg, meta)
+		if err != nil {
+			return err
+		}
+		switch outcome {
+		case rejected:
+			summary.Rejected++
+		case skipped:
+			summary.Skipped++
+		}
+	}
+	summary.Firings = len(w.firings)
+
+	if err := w.commit(ctx, summary.LastSeq); err != nil {
+		return err
+	}
+	if w.p.OnCommit != nil {
+		w.p.OnCommit(summary)
+	}
+	return nil
+}
+
+type outcome int
+
+const (
+	evaluated outcome = iota
+	rejected
+	skipped
+)
+
+// evaluate applies one message to its lead's state.
+func (w *worker) evaluate(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) (outcome, error) {
+	seq := meta.Sequence.Stream
+	ou, ok := stream.OUOfSubject(msg.Subject())
+	if !ok {
+		return rejected, w.reject(ctx, "unknown", seq, msg.Data(), fmt.Errorf("subject %q: %w", msg.Subject(), stream.ErrNoOU))
+	}
+	ev, err := stream.DecodeEvent(msg.Data(), meta.Timestamp)
+	if err != nil {
+		return rejected, w.reject(ctx, ou, seq, msg.Data(), err)
+	}
+
+	key := ledger.LeadKey(ou, ev.LeadID)
+	lead := w.leads[key]
+	if seq <= lead.AppliedSeq {
+		return skipped, nil
+	}
+	ix := w.indexes.get(ou)
+	var state evaluator.LeadState
+	state, w.fired = ix.index.Evaluate(lead.State, evaluator.Event{ID: ev.ID, LeadID: ev.LeadID, Type: ev.EventType, Score: ev.Score}, w.fired[:0])
+	for _, f := range w.fired {
+		w.firings = append(w.firings, ledger.Firing{
+			ID:          ledger.FiringID(ou, f.UID, ev.LeadID, ev.ID),
+			OU:          ou,
+			Trigger:     f.Trigger,
+			TriggerUID:  f.UID,
+			TriggerName: ix.displayNames[f.Trigger],
+			Threshold:   f.Threshold,
+			FromPending: f.FromPending,
+			Event:       ev,
+			Score:       ev.Score,
+			EventSeq:    seq,
+			FiredAt:     meta.Timestamp.UTC(),
+		})
+	}
+	lead = ledger.LeadState{State: state, AppliedSeq: seq}
+	w.leads[key] = lead
+	w.changed[key] = lead
+	return evaluated, nil
+}
+
+// reject records an undecodable event with its reason. The checkpoint
+// then moves past it with its batch: it never blocks the stream.
+func (w *worker) reject(ctx context.Context, ou string, seq uint64, data []byte, reason error) error {
+	w.p.Log.Info("Event rejected", "ou", ou, "sequence", seq, "reason", reason.Error())
+	return retry(ctx, w.p, "recording a rejected event", func() error {
+		return stream.Reject(ctx, w.p.JS, ou, seq, data, reason)
+	})
+}
+
+func (w *worker) commit(ctx context.Context, through uint64) error {
+	return retry(ctx, w.p, "committing a batch", func() error {
+		return w.p.Ledger.Commit(ctx, w.firings, w.changed, through)
+	})
+}
+
+// retry runs op until it succeeds or ctx ends, backing off up to 5s.
+// Every operation retried here is idempotent.
+func retry(ctx context.Context, p *Pipeline, what string, op func() error) error {
+	backoff := 50 * time.Millisecond
+	for {
+		err := op()
+		if err == nil {
+			return nil
+		}
+		p.Log.Error(err, "Retrying", "operation", what, "after", backoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}

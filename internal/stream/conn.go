@@ -1,0 +1,176 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// SyncPolicy says when the embedded server fsyncs what it stores.
+type SyncPolicy struct {
+	// Always fsyncs every write before it is acknowledged: an acknowledged
+	// event or firing survives power loss. The default.
+	Always bool
+	// Interval, when Always is false, fsyncs on a timer (NATS's own default
+	// is two minutes): faster, but a power loss can lose what was
+	// acknowledged since the last fsync.
+	Interval time.Duration
+}
+
+// ParseSyncPolicy reads --stream-sync: "always", or a duration such as "2m".
+func ParseSyncPolicy(s string) (SyncPolicy, error) {
+	if s == "always" {
+		return SyncPolicy{Always: true}, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return SyncPolicy{}, fmt.Errorf("stream sync policy %q: want \"always\" or a positive duration such as 2m", s)
+	}
+	return SyncPolicy{Interval: d}, nil
+}
+
+// String is the flag form of the policy.
+func (p SyncPolicy) String() string {
+	if p.Always {
+		return "always"
+	}
+	return p.Interval.String()
+}
+
+// Config says which NATS JetStream to use.
+type Config struct {
+	// URL of an external NATS server or cluster; empty runs one embedded in
+	// this process.
+	URL string
+	// DataDir holds the embedded server's storage.
+	DataDir string
+	// Sync is the embedded server's fsync policy.
+	Sync SyncPolicy
+	// Listen, when not empty, lets NATS clients outside the process reach
+	// the embedded server at this address (host:port). Empty means no
+	// network listener at all: only this process connects, in-process.
+	Listen string
+	// Name identifies this process's connection.
+	Name string
+}
+
+// Conn is an open connection to JetStream, and the embedded server behind
+// it when there is one.
+type Conn struct {
+	NC       *nats.Conn
+	JS       jetstream.JetStream
+	embedded *server.Server
+}
+
+// Open starts the embedded server, or connects to the external one, and
+// returns a connection to it. Close releases both.
+func Open(ctx context.Context, cfg Config) (*Conn, error) {
+	name := cfg.Name
+	if name == "" {
+		name = "milestone-triggers"
+	}
+	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1)}
+
+	c := &Conn{}
+	url := cfg.URL
+	if url == "" {
+		s, err := startEmbedded(cfg)
+		if err != nil {
+			return nil, err
+		}
+		c.embedded = s
+		opts = append(opts, nats.InProcessServer(s))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("connecting to NATS: %w", err)
+	}
+	c.NC = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.JS = js
+	if _, err := js.AccountInfo(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("JetStream is not available: %w", err)
+	}
+	return c, nil
+}
+
+// ClientURL is where NATS clients outside this process can connect to the
+// embedded server, or "" when it does not listen.
+func (c *Conn) ClientURL() string {
+	if c.embedded == nil || c.embedded.Addr() == nil {
+		return ""
+	}
+	return c.embedded.ClientURL()
+}
+
+// Close drains the connection and shuts the embedded server down, waiting
+// until its storage is flushed.
+func (c *Conn) Close() {
+	if c.NC != nil {
+		_ = c.NC.Drain()
+		for c.NC.IsDraining() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		c.NC.Close()
+	}
+	if c.embedded != nil {
+		c.embedded.Shutdown()
+		c.embedded.WaitForShutdown()
+	}
+}
+
+func startEmbedded(cfg Config) (*server.Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("the embedded stream needs a data directory (--data-dir)")
+	}
+	opts := &server.Options{
+		ServerName:   "milestone-triggers",
+		JetStream:    true,
+		StoreDir:     cfg.DataDir,
+		SyncAlways:   cfg.Sync.Always,
+		SyncInterval: cfg.Sync.Interval,
+		NoSigs:       true,
+		NoLog:        true,
+		DontListen:   cfg.Listen == "",
+	}
+	if opts.SyncInterval == 0 {
+		opts.SyncInterval = 2 * time.Minute
+	}
+	if cfg.Listen != "" {
+		host, port, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("stream listen address %q: %w", cfg.Listen, err)
+		}
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			return nil, fmt.Errorf("stream listen address %q: bad port", cfg.Listen)
+		}
+		opts.Host, opts.Port = host, p
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("configuring the embedded NATS server: %w", err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(30 * time.Second) {
+		s.Shutdown()
+		return nil, errors.New("the embedded NATS server did not become ready within 30s")
+	}
+	return s, nil
+}

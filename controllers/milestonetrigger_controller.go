@@ -75,6 +75,7 @@ func (r *MilestoneTriggerReconciler) reconcile(ctx context.Context, obj *trigger
 	switch {
 	case errors.As(err, &invalid):
 		r.Triggers.Delete(key)
+		obj.Status.ArmedGeneration = 0
 		markNotReady(obj, invalid.reason, invalid.message)
 		log.FromContext(ctx).Info("Trigger not accepted", "reason", invalid.reason, "message", invalid.message)
 		return nil
@@ -82,9 +83,22 @@ func (r *MilestoneTriggerReconciler) reconcile(ctx context.Context, obj *trigger
 		return err
 	}
 
+	arm(obj)
 	r.Triggers.Upsert(definitionOf(obj, destinations))
 	markReady(obj)
 	return nil
+}
+
+// arm keeps status.armedGeneration: the generation since which the
+// accepted trigger has been active without interruption, or 0 while it is
+// inactive. It is the trigger's epoch in the evaluator.
+func arm(obj *triggersv1alpha1.MilestoneTrigger) {
+	switch {
+	case !obj.IsActive():
+		obj.Status.ArmedGeneration = 0
+	case obj.Status.ArmedGeneration == 0:
+		obj.Status.ArmedGeneration = obj.Generation
+	}
 }
 
 // definitionOf is the evaluator's view of an accepted trigger.
@@ -101,6 +115,7 @@ func definitionOf(obj *triggersv1alpha1.MilestoneTrigger, destinations triggerse
 		EventType:    obj.Spec.EventType,
 		Threshold:    threshold,
 		Active:       obj.IsActive(),
+		Epoch:        uint64(obj.Status.ArmedGeneration),
 		Destinations: destinations,
 	}
 }

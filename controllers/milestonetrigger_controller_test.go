@@ -35,6 +35,8 @@ var _ = Describe("MilestoneTrigger controller", func() {
 		Expect(d.EventType).To(Equal("demo_request"))
 		Expect(d.Threshold).To(Equal(int64(75)))
 		Expect(d.Active).To(BeTrue())
+		Expect(d.Epoch).To(Equal(uint64(1)), "armed at the first generation")
+		Expect(mt.Status.ArmedGeneration).To(Equal(int64(1)))
 		Expect(d.Destinations.Webhook.Reveal()).To(Equal("https://hooks.example.com/leadvibe"))
 		Expect(d.Destinations.Emails).To(Equal([]string{"sales@example.com"}))
 	})
@@ -70,6 +72,20 @@ var _ = Describe("MilestoneTrigger controller", func() {
 			g.Expect(d.Active).To(BeFalse())
 		}).Should(Succeed())
 		expectReady(keyOf(mt), metav1.ConditionTrue, triggersv1alpha1.ReasonInactive)
+		Expect(k8sClient.Get(suiteCtx, keyOf(mt), mt)).To(Succeed())
+		Expect(mt.Status.ArmedGeneration).To(BeZero())
+
+		By("re-activating it in a new epoch, so crossings left pending before are dropped")
+		patch = client.MergeFrom(mt.DeepCopy())
+		mt.Spec.Active = ptr.To(true)
+		Expect(k8sClient.Patch(suiteCtx, mt, patch)).To(Succeed())
+		Eventually(func(g Gomega) {
+			d, ok := triggers.Get(keyOf(mt))
+			g.Expect(ok).To(BeTrue())
+			g.Expect(d.Active).To(BeTrue())
+			g.Expect(d.Epoch).To(Equal(uint64(mt.Generation)))
+			g.Expect(d.Epoch).To(BeNumerically(">", 1))
+		}).Should(Succeed())
 
 		Expect(k8sClient.Delete(suiteCtx, mt)).To(Succeed())
 		Eventually(func() bool {

@@ -156,6 +156,14 @@ type MilestoneTriggerStatus struct {
 	// +kubebuilder:validation:MaxItems=8
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
+	// armedGeneration is the metadata.generation since which the trigger has
+	// been accepted and active without interruption; 0 while it is not.
+	// Crossings left pending before it are dropped (an inactive trigger
+	// keeps no pending crossings).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ArmedGeneration int64 `json:"armedGeneration,omitempty"`
+
 	// firedCount is how many times the trigger has fired, over all leads.
 	// +optional
 	// +kubebuilder:default=0

@@ -106,6 +106,15 @@ func run(ctx context.Context, o options) (retErr error) {
 	if err != nil {
 		return err
 	}
+	natsAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return err
+	}
+	// The demo's stream starts empty, like its control plane.
+	streamDir := filepath.Join(stateDir, "stream")
+	if err := os.RemoveAll(streamDir); err != nil {
+		return err
+	}
 	logPath := filepath.Join(stateDir, "manager.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -119,6 +128,8 @@ func run(ctx context.Context, o options) (retErr error) {
 		"--health-probe-bind-address", probeAddr,
 		"--metrics-bind-address", metricsAddr,
 		"--metrics-secure=false",
+		"--data-dir", streamDir,
+		"--stream-listen", natsAddr,
 	)
 	manager.Stdout, manager.Stderr = logFile, logFile
 	if err := manager.Start(); err != nil {
@@ -131,7 +142,7 @@ func run(ctx context.Context, o options) (retErr error) {
 		stopProcess(manager, exited)
 		return fmt.Errorf("the operator did not become ready (see %s): %w", logPath, err)
 	}
-	printUsage(kubeconfig, o.namespace, logPath, metricsAddr)
+	printUsage(kubeconfig, o.namespace, logPath, metricsAddr, "nats://"+natsAddr)
 
 	select {
 	case <-ctx.Done():
@@ -142,12 +153,13 @@ func run(ctx context.Context, o options) (retErr error) {
 	}
 }
 
-func printUsage(kubeconfig, namespace, logPath, metricsAddr string) {
+func printUsage(kubeconfig, namespace, logPath, metricsAddr, natsURL string) {
 	fmt.Printf(`
 The Milestone Triggers local system is up.
 
   kubeconfig      %[1]s
   demo OU         namespace %[2]q
+  event stream    %[5]s (embedded NATS JetStream; subject leadvibe.events.%[2]s)
   operator log    %[3]s
   metrics         http://%[4]s/metrics
 
@@ -156,10 +168,16 @@ Try it from another terminal, in the repository:
   export KUBECONFIG=%[1]s
   kubectl apply -f config/samples/
   kubectl get mt -A
+
+  # A lead reaches 80 on a page view (the Hot Lead Alert waits for a demo
+  # request), then requests a demo: the trigger fires once.
+  go run ./hack/publish --server %[5]s --ou %[2]s --lead ld_123 --type page_view --score 80
+  go run ./hack/publish --server %[5]s --ou %[2]s --lead ld_123 --type demo_request --score 82
+  kubectl -n %[2]s get mt hot-lead-alert
   kubectl -n %[2]s describe mt hot-lead-alert
 
 Press Ctrl-C here to stop everything.
-`, kubeconfig, namespace, logPath, metricsAddr)
+`, kubeconfig, namespace, logPath, metricsAddr, natsURL)
 }
 
 // waitHealthy polls url until it answers 200, the process exits, or the

@@ -62,14 +62,14 @@ func (ix *Index) settlePending(state LeadState, ev Event, buf []Firing) ([]Pendi
 }
 
 // validPending returns the trigger of p when p may still fire: the trigger
-// exists with the same UID, is active, has the recorded threshold, and the
+// exists with the same UID and epoch, is active, has the recorded threshold, and the
 // lead was at or above that threshold.
 func (ix *Index) validPending(state LeadState, p Pending) (*entry, bool) {
 	if !state.Seen || state.Score < p.Threshold {
 		return nil, false
 	}
 	e, ok := ix.lookup(p.Trigger)
-	if !ok || e.uid != p.UID || e.threshold != p.Threshold {
+	if !ok || e.uid != p.UID || e.threshold != p.Threshold || e.epoch != p.Epoch {
 		return nil, false
 	}
 	return e, true
@@ -99,7 +99,7 @@ func (ix *Index) cross(state LeadState, ev Event, kept []Pending, buf []Firing) 
 		if matches(e.eventType, ev.Type) {
 			buf = append(buf, Firing{Trigger: e.name, UID: e.uid, Threshold: e.threshold})
 		} else {
-			kept = append(kept, Pending{Trigger: e.name, UID: e.uid, Threshold: e.threshold})
+			kept = append(kept, Pending{Trigger: e.name, UID: e.uid, Threshold: e.threshold, Epoch: e.epoch})
 		}
 	}
 	return kept, buf

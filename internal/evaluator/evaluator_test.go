@@ -17,6 +17,13 @@ func inactive(t Trigger) Trigger {
 	return t
 }
 
+// inEpoch returns t in another epoch, as after it was deactivated and
+// re-activated, or re-thresholded and changed back.
+func inEpoch(t Trigger, epoch uint64) Trigger {
+	t.Epoch = epoch
+	return t
+}
+
 // withUID returns t with another UID, as for a re-created trigger.
 func withUID(t Trigger, uid string) Trigger {
 	t.UID = uid
@@ -229,6 +236,18 @@ func TestEvaluateRules(t *testing.T) {
 				ev("open", 13).after(inactive(click10)),
 				ev("click", 14).after(click10),
 				ev("click", 15),
+			},
+		},
+		{
+			// Deactivated and re-activated between two events of the lead:
+			// the trigger set moves the trigger to a new epoch, which drops
+			// the pending crossing (rule 5: inactive keeps no pending).
+			name:     "pending of a trigger deactivated and re-activated between events is dropped",
+			triggers: []Trigger{click10},
+			steps: []step{
+				ev("open", 12).withPending(pend(click10)),
+				ev("click", 13).after(inEpoch(click10, 1)),
+				ev("click", 14),
 			},
 		},
 		{

@@ -26,6 +26,7 @@ type Index struct {
 type entry struct {
 	name      string
 	uid       string
+	epoch     uint64
 	eventType string
 	threshold int64
 }
@@ -44,6 +45,7 @@ func NewIndex(triggers []Trigger) *Index {
 			ix.entries = append(ix.entries, entry{
 				name:      t.Name,
 				uid:       t.UID,
+				epoch:     t.Epoch,
 				eventType: t.EventType,
 				threshold: t.Threshold,
 			})

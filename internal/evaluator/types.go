@@ -7,6 +7,11 @@ type Trigger struct {
 	EventType string // "" means any event type
 	Threshold int64  // the score a lead must reach from below
 	Active    bool   // false for a deactivated trigger, which never fires
+	// Epoch changes whenever the trigger loses its pending crossings
+	// (deactivated, re-thresholded), even if it is changed back before the
+	// lead's next event: a pending crossing recorded in another epoch is
+	// dropped. The trigger set maintains it.
+	Epoch uint64
 }
 
 // Event is the part of an engagement event the decision needs.
@@ -22,6 +27,7 @@ type Pending struct {
 	Trigger   string // trigger Name
 	UID       string // trigger UID when the crossing happened
 	Threshold int64  // the threshold that was crossed
+	Epoch     uint64 // the trigger's Epoch when the crossing happened
 }
 
 // LeadState is all the evaluator remembers of a lead between events.

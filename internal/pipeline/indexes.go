@@ -36,6 +36,7 @@ func (x *indexes) get(ou string) *ouIndex {
 			EventType: d.EventType,
 			Threshold: d.Threshold,
 			Active:    d.Active,
+			Epoch:     d.Epoch,
 		})
 		names[d.Key.Name] = d.DisplayName
 	}

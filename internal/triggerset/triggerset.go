@@ -26,6 +26,11 @@ type Definition struct {
 	// Active is false for a deactivated trigger, which must not fire and
 	// keeps no pending crossings.
 	Active bool
+	// Epoch changes whenever the trigger loses its pending crossings:
+	// deactivated, or out of the set while its Secret was missing, then
+	// back. The evaluator drops a pending crossing recorded in an older
+	// epoch. It is the status's armedGeneration, so it survives restarts.
+	Epoch uint64
 
 	// Destinations are where a firing is delivered, credentials resolved.
 	Destinations Destinations

@@ -12,8 +12,10 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -24,6 +26,7 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/controllers"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/pipeline"
+	"github.com/leadvibe/milestone-triggers-operator/internal/restapi"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
@@ -48,6 +51,7 @@ type options struct {
 	enableLeaderElection bool
 	leaderElectionNS     string
 
+	apiAddr      string
 	dataDir      string
 	natsURL      string
 	streamSync   string
@@ -68,6 +72,8 @@ func parseFlags() (options, zap.Options) {
 		"Enable leader election, so that one replica at a time reconciles and evaluates.")
 	flag.StringVar(&o.leaderElectionNS, "leader-election-namespace", "",
 		"The namespace of the leader-election Lease; defaults to the manager's own namespace in a cluster.")
+	flag.StringVar(&o.apiAddr, "api-bind-address", ":8080",
+		"The address the REST API (/triggers) binds to. \"0\" disables it.")
 	flag.StringVar(&o.dataDir, "data-dir", "/var/lib/milestone-triggers",
 		"Where the embedded NATS JetStream server keeps the event stream, lead states and firings. Unused with --nats-url.")
 	flag.StringVar(&o.natsURL, "nats-url", "",
@@ -167,6 +173,12 @@ func run(o options) error {
 		return err
 	}
 
+	if o.apiAddr != "0" {
+		if err := addRESTAPI(mgr, cfg, o.apiAddr); err != nil {
+			return err
+		}
+	}
+
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding the health check: %w", err)
 	}
@@ -176,6 +188,29 @@ func run(o options) error {
 
 	setupLog.Info("Starting the manager")
 	return mgr.Start(ctx)
+}
+
+// addRESTAPI serves the product's /triggers API on the custom resources,
+// authenticating callers with TokenReview and authorizing each call with
+// a SubjectAccessReview in the caller's OU.
+func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, addr string) error {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	api, err := restapi.New(restapi.Options{
+		Addr:                 addr,
+		Cache:                mgr.GetCache(),
+		APIReader:            mgr.GetAPIReader(),
+		Writer:               mgr.GetClient(),
+		TokenReviews:         cs.AuthenticationV1(),
+		SubjectAccessReviews: cs.AuthorizationV1(),
+		Logger:               ctrl.Log.WithName("restapi"),
+	})
+	if err != nil {
+		return fmt.Errorf("setting up the REST API: %w", err)
+	}
+	return mgr.Add(api)
 }
 
 func openStream(ctx context.Context, o options) (*stream.Conn, error) {

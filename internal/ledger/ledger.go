@@ -3,12 +3,12 @@
 // event applied) and the firing outbox, both in JetStream so that an
 // external NATS cluster carries them too.
 //
-// A batch of events is committed in this order: its firings to the outbox,
-// each under a subject of its own that may hold one message only, so a
-// firing id is written at most once however often it is offered; then the
-// states of the leads it touched, each recording the stream sequence of
-// the last event applied; then the evaluator's checkpoint, the sequence
-// the batch ends at, which is where a restarted evaluator resumes, in
+// Each batch of events writes its firings to the outbox, each under a
+// subject of its own that may hold one message only, so a firing id is
+// written at most once however often it is offered. Every few seconds a
+// snapshot writes the states of the leads changed since the last one, each
+// recording the stream sequence of the last event applied to it, then the
+// evaluator's checkpoint, which is where a restarted evaluator resumes, in
 // order. A crash anywhere leaves events after the checkpoint that are read
 // again and re-evaluated from the state before them, giving the same
 // firing ids, which the outbox refuses a second time, or leads whose state
@@ -124,14 +124,11 @@ func (l *Ledger) LoadLeads(ctx context.Context) (map[string]LeadState, error) {
 	}
 }
 
-// Commit makes a batch's outcome durable: its firings first, then the
-// lead states it changed, keyed by LeadKey, then the evaluator's
-// checkpoint, the events-stream sequence the batch ends at. Each step
-// waits until the stream has stored the previous one.
-func (l *Ledger) Commit(ctx context.Context, firings []Firing, states map[string]LeadState, through uint64) error {
-	if err := l.CommitFirings(ctx, firings); err != nil {
-		return err
-	}
+// Snapshot makes lead states durable, keyed by LeadKey, then moves the
+// evaluator's checkpoint to through: every event up to it is reflected in
+// the stored states, and its firings are in the outbox (the caller
+// committed them first).
+func (l *Ledger) Snapshot(ctx context.Context, states map[string]LeadState, through uint64) error {
 	if err := l.CommitStates(ctx, states); err != nil {
 		return err
 	}

@@ -24,7 +24,10 @@ import (
 type Ledger interface {
 	LoadLeads(ctx context.Context) (map[string]ledger.LeadState, error)
 	LoadCheckpoint(ctx context.Context, name string) (uint64, error)
-	Commit(ctx context.Context, firings []ledger.Firing, states map[string]ledger.LeadState, through uint64) error
+	// CommitFirings makes a batch's firings durable.
+	CommitFirings(ctx context.Context, firings []ledger.Firing) error
+	// Snapshot makes lead states durable, then the checkpoint.
+	Snapshot(ctx context.Context, states map[string]ledger.LeadState, through uint64) error
 }
 
 // Pipeline is a manager Runnable; it needs leader election, so that one
@@ -40,6 +43,12 @@ type Pipeline struct {
 	// Linger is how long a batch waits for one more event before it is
 	// committed (default 1ms): the price of batching in latency.
 	Linger time.Duration
+	// SnapshotInterval is how often the changed lead states and the
+	// checkpoint are written (default 2s); a restart re-reads the events
+	// since the last snapshot. MaxDirty (default 50,000) changed leads also
+	// trigger a snapshot.
+	SnapshotInterval time.Duration
+	MaxDirty         int
 	// OnCommit, when set, is told about every committed batch.
 	OnCommit func(Batch)
 }
@@ -64,6 +73,12 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	if p.Linger <= 0 {
 		p.Linger = time.Millisecond
 	}
+	if p.SnapshotInterval <= 0 {
+		p.SnapshotInterval = 2 * time.Second
+	}
+	if p.MaxDirty <= 0 {
+		p.MaxDirty = 50_000
+	}
 	leads, err := p.Ledger.LoadLeads(ctx)
 	if err != nil {
 		return err
@@ -73,8 +88,8 @@ func (p *Pipeline) Start(ctx context.Context) error {
 		return err
 	}
 	// An ordered consumer from the checkpoint: events are evaluated in
-	// stream order, and a restart resumes right after the last committed
-	// batch. The checkpoint, not an acknowledgement, records progress.
+	// stream order, and a restart resumes right after the last snapshot.
+	// The checkpoint, not an acknowledgement, records progress.
 	consumer, err := ledger.OrderedFrom(ctx, p.JS, stream.EventsStream, checkpoint)
 	if err != nil {
 		return err
@@ -95,7 +110,8 @@ func (p *Pipeline) Start(ctx context.Context) error {
 		msgs.Stop()
 	}()
 
-	w := newWorker(p, leads)
+	w := newWorker(p, leads, checkpoint)
+	defer w.finalSnapshot()
 	for {
 		batch, err := w.collect(msgs)
 		if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
@@ -104,7 +120,15 @@ func (p *Pipeline) Start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("consuming events: %w", err)
 		}
-		if err := w.process(ctx, batch); err != nil {
+		if len(batch) > 0 {
+			if err := w.process(ctx, batch); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+		}
+		if err := w.maybeSnapshot(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -113,20 +137,19 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	}
 }
 
-// collect blocks for one message, then gathers more while they arrive
-// within the linger time, up to the batch size.
+// collect waits up to a second for one message, then gathers more while
+// they arrive within the linger time, up to the batch size. It returns an
+// empty batch when the stream is idle.
 func (w *worker) collect(msgs jetstream.MessagesContext) ([]jetstream.Msg, error) {
 	batch := w.batch[:0]
-	for len(batch) == 0 {
-		msg, err := msgs.Next(jetstream.NextMaxWait(time.Second))
-		if errors.Is(err, nats.ErrTimeout) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		batch = append(batch, msg)
+	msg, err := msgs.Next(jetstream.NextMaxWait(time.Second))
+	if errors.Is(err, nats.ErrTimeout) {
+		return batch, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	batch = append(batch, msg)
 	for len(batch) < w.p.BatchSize {
 		msg, err := msgs.Next(jetstream.NextMaxWait(w.p.Linger))
 		if err != nil {

@@ -96,6 +96,9 @@ func (s *system) startWith(triggers triggerset.Set, ldg Ledger, setup func(conte
 	r := &running{cancel: cancel, done: make(chan error, 1)}
 	p := &Pipeline{
 		JS: s.conn.JS, Ledger: ldg, Triggers: triggers, Log: testr.New(s.t), BatchSize: 64,
+		// Snapshots every few batches, so crashes fall before, during and
+		// after them.
+		SnapshotInterval: 5 * time.Millisecond,
 		OnCommit: func(b Batch) {
 			r.mu.Lock()
 			r.lastSeq, r.batches = b.LastSeq, r.batches+1
@@ -361,35 +364,52 @@ func TestTriggerEditsTakeEffectOnTheNextEvent(t *testing.T) {
 	}
 }
 
-// crashingLedger commits through the real ledger but "crashes" at a chosen
-// point of the Nth commit: after the firings, or after the states (before
-// the checkpoint). The pipeline then stops with the error, as
-// a killed process would stop, with the ledger exactly as the crash left it.
+// crashingLedger writes through the real ledger but "crashes" at a chosen
+// point: after the firings of the Nth batch, or in the middle of the Nth
+// snapshot, after the lead states and before the checkpoint. The pipeline
+// stops as a killed process would, with the ledger exactly as the crash
+// left it (a crash leaves no final snapshot: the crash cancels, and the
+// crashed flag stops the final snapshot too).
 type crashingLedger struct {
 	*ledger.Ledger
 	crashOn    int
-	afterState bool
-	commits    int
+	inSnapshot bool
+	batches    int
+	snapshots  int
 	crash      func() // stops the pipeline, as a kill would
 	crashed    bool
 }
 
-func (c *crashingLedger) Commit(ctx context.Context, firings []ledger.Firing, states map[string]ledger.LeadState, through uint64) error {
-	c.commits++
-	if c.commits != c.crashOn {
-		return c.Ledger.Commit(ctx, firings, states, through)
+func (c *crashingLedger) CommitFirings(ctx context.Context, firings []ledger.Firing) error {
+	if c.crashed {
+		return errors.New("crashed")
 	}
 	if err := c.Ledger.CommitFirings(ctx, firings); err != nil {
 		return err
 	}
-	if c.afterState {
+	c.batches++
+	if !c.inSnapshot && c.batches == c.crashOn {
+		c.crashed = true
+		c.crash()
+		return ctx.Err()
+	}
+	return nil
+}
+
+func (c *crashingLedger) Snapshot(ctx context.Context, states map[string]ledger.LeadState, through uint64) error {
+	if c.crashed {
+		return errors.New("crashed")
+	}
+	c.snapshots++
+	if c.inSnapshot && c.snapshots == c.crashOn {
 		if err := c.Ledger.CommitStates(ctx, states); err != nil {
 			return err
 		}
+		c.crashed = true
+		c.crash()
+		return ctx.Err()
 	}
-	c.crashed = true
-	c.crash()
-	return ctx.Err()
+	return c.Ledger.Snapshot(ctx, states, through)
 }
 
 // TestRestartsNeitherLoseNorRepeatFirings publishes a stream with many
@@ -428,9 +448,9 @@ func TestRestartsNeitherLoseNorRepeatFirings(t *testing.T) {
 
 	for round, crash := range []struct {
 		on         int
-		afterState bool
-	}{{3, false}, {2, true}, {5, false}, {1, true}, {4, false}, {2, false}, {6, true}} {
-		cl := &crashingLedger{Ledger: s.ledger, crashOn: crash.on, afterState: crash.afterState}
+		inSnapshot bool
+	}{{3, false}, {2, true}, {5, false}, {1, true}, {4, false}, {2, false}, {3, true}} {
+		cl := &crashingLedger{Ledger: s.ledger, crashOn: crash.on, inSnapshot: crash.inSnapshot}
 		r := s.startWith(triggers, cl, func(cancel context.CancelFunc) { cl.crash = cancel })
 		select {
 		case <-r.done:

@@ -22,24 +22,34 @@ type worker struct {
 
 	batch   []jetstream.Msg
 	firings []ledger.Firing
-	changed map[string]ledger.LeadState
 	fired   []evaluator.Firing
+
+	// dirty holds the leads changed since the last snapshot; applied is the
+	// sequence of the last event processed, snapshotted the one the
+	// checkpoint stands at.
+	dirty        map[string]ledger.LeadState
+	applied      uint64
+	snapshotted  uint64
+	lastSnapshot time.Time
 }
 
-func newWorker(p *Pipeline, leads map[string]ledger.LeadState) *worker {
+func newWorker(p *Pipeline, leads map[string]ledger.LeadState, checkpoint uint64) *worker {
 	return &worker{
-		p:       p,
-		leads:   leads,
-		indexes: indexes{set: p.Triggers, byOU: map[string]*ouIndex{}},
-		changed: map[string]ledger.LeadState{},
+		p:            p,
+		leads:        leads,
+		indexes:      indexes{set: p.Triggers, byOU: map[string]*ouIndex{}},
+		dirty:        map[string]ledger.LeadState{},
+		applied:      checkpoint,
+		snapshotted:  checkpoint,
+		lastSnapshot: time.Now(),
 	}
 }
 
-// process evaluates a batch, commits it to the ledger (retrying until it
-// succeeds or ctx ends) and acknowledges it.
+// process evaluates a batch and commits its firings to the outbox,
+// retrying until it succeeds or ctx ends. The lead states it changed wait
+// for the next snapshot.
 func (w *worker) process(ctx context.Context, batch []jetstream.Msg) error {
 	w.firings = w.firings[:0]
-	clear(w.changed)
 	var summary Batch
 	for _, msg := range batch {
 		summary.Events++
@@ -61,9 +71,12 @@ func (w *worker) process(ctx context.Context, batch []jetstream.Msg) error {
 	}
 	summary.Firings = len(w.firings)
 
-	if err := w.commit(ctx, summary.LastSeq); err != nil {
+	if err := retry(ctx, w.p, "writing firings", func() error {
+		return w.p.Ledger.CommitFirings(ctx, w.firings)
+	}); err != nil {
 		return err
 	}
+	w.applied = summary.LastSeq
 	if w.p.OnCommit != nil {
 		w.p.OnCommit(summary)
 	}
@@ -115,7 +128,7 @@ func (w *worker) evaluate(ctx context.Context, msg jetstream.Msg, meta *jetstrea
 	}
 	lead = ledger.LeadState{State: state, AppliedSeq: seq}
 	w.leads[key] = lead
-	w.changed[key] = lead
+	w.dirty[key] = lead
 	return evaluated, nil
 }
 
@@ -128,10 +141,40 @@ func (w *worker) reject(ctx context.Context, ou string, seq uint64, data []byte,
 	})
 }
 
-func (w *worker) commit(ctx context.Context, through uint64) error {
-	return retry(ctx, w.p, "committing a batch", func() error {
-		return w.p.Ledger.Commit(ctx, w.firings, w.changed, through)
-	})
+// maybeSnapshot writes the changed lead states and the checkpoint when
+// the snapshot interval has passed or too many leads changed.
+func (w *worker) maybeSnapshot(ctx context.Context) error {
+	if w.applied == w.snapshotted {
+		return nil
+	}
+	if len(w.dirty) < w.p.MaxDirty && time.Since(w.lastSnapshot) < w.p.SnapshotInterval {
+		return nil
+	}
+	return retry(ctx, w.p, "writing a snapshot", w.snapshot(ctx))
+}
+
+func (w *worker) snapshot(ctx context.Context) func() error {
+	return func() error {
+		if err := w.p.Ledger.Snapshot(ctx, w.dirty, w.applied); err != nil {
+			return err
+		}
+		clear(w.dirty)
+		w.snapshotted, w.lastSnapshot = w.applied, time.Now()
+		return nil
+	}
+}
+
+// finalSnapshot saves what the evaluator did since the last snapshot when
+// it stops cleanly, so that its successor does not read those events again.
+func (w *worker) finalSnapshot() {
+	if w.applied == w.snapshotted {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.snapshot(ctx)(); err != nil {
+		w.p.Log.Error(err, "Final snapshot failed; the next evaluator re-reads the events since the last one")
+	}
 }
 
 // retry runs op until it succeeds or ctx ends, backing off up to 5s.

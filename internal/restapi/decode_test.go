@@ -1,0 +1,270 @@
+package restapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+)
+
+const seedBody = `{
+"name": "Hot Lead Alert",
+"event_type": "demo_request",
+"score_threshold": 75,
+"webhook_url": "https://hooks.example.com/leadvibe",
+"emails": ["sales@example.com"],
+"email_subject": "Hot Lead Alert",
+"email_message": "A lead just crossed the 75-point threshold!"
+}`
+
+func TestDecodeTriggerSeedBody(t *testing.T) {
+	doc, err := decodeTrigger([]byte(seedBody), forCreate)
+	if err != nil {
+		t.Fatalf("decoding the seed's body: %v", err)
+	}
+	url := triggersv1alpha1.HTTPURL("https://hooks.example.com/leadvibe")
+	want := triggersv1alpha1.MilestoneTriggerSpec{
+		DisplayName:    "Hot Lead Alert",
+		EventType:      "demo_request",
+		ScoreThreshold: ptrTo[int64](75),
+		WebhookURL:     &url,
+		Emails:         []triggersv1alpha1.EmailAddress{"sales@example.com"},
+		EmailSubject:   "Hot Lead Alert",
+		EmailMessage:   "A lead just crossed the 75-point threshold!",
+	}
+	if !reflect.DeepEqual(doc.spec, want) {
+		t.Errorf("spec = %+v, want %+v", doc.spec, want)
+	}
+}
+
+func TestDecodeTriggerAllFields(t *testing.T) {
+	body := `{"name":"n","score_threshold":-5,"active":false,"event_type":"page_view",
+		"webhook_url_secret_ref":{"name":"hook","key":"url"},
+		"webhook_signing_secret_ref":{"name":"hook","key":"signing"},
+		"email_preheader":"p","slack":{"webhook_url":"https://hooks.slack.com/x"},
+		"teams":{"webhook_url_secret_ref":{"name":"chat","key":"teams"}}}`
+	doc, err := decodeTrigger([]byte(body), forCreate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := doc.spec
+	slack := triggersv1alpha1.HTTPURL("https://hooks.slack.com/x")
+	want := triggersv1alpha1.MilestoneTriggerSpec{
+		DisplayName:             "n",
+		EventType:               "page_view",
+		ScoreThreshold:          ptrTo[int64](-5),
+		Active:                  ptrTo(false),
+		WebhookURLSecretRef:     &triggersv1alpha1.SecretKeyRef{Name: "hook", Key: "url"},
+		WebhookSigningSecretRef: &triggersv1alpha1.SecretKeyRef{Name: "hook", Key: "signing"},
+		EmailPreheader:          "p",
+		Slack:                   &triggersv1alpha1.ChatDestination{WebhookURL: &slack},
+		Teams:                   &triggersv1alpha1.ChatDestination{WebhookURLSecretRef: &triggersv1alpha1.SecretKeyRef{Name: "chat", Key: "teams"}},
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("spec = %+v, want %+v", s, want)
+	}
+}
+
+func TestDecodeTriggerNullsAndEmptiesAreAbsent(t *testing.T) {
+	body := `{"name":"n","score_threshold":1,"event_type":null,"webhook_url":"","emails":null,
+		"active":null,"slack":null,"email_subject":null,"webhook_url_secret_ref":null}`
+	doc, err := decodeTrigger([]byte(body), forCreate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := triggersv1alpha1.MilestoneTriggerSpec{DisplayName: "n", ScoreThreshold: ptrTo[int64](1)}
+	if !reflect.DeepEqual(doc.spec, want) {
+		t.Errorf("spec = %+v, want %+v", doc.spec, want)
+	}
+}
+
+func TestDecodeTriggerErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		mode       decodeMode
+		status     int
+		fields     []FieldError // nil: check only the status
+		inMessage  string
+	}{
+		{name: "missing name and threshold", body: `{"event_type":"x"}`, status: 400,
+			fields: []FieldError{{"name", "required"}, {"score_threshold", "required"}}},
+		{name: "null name", body: `{"name":null,"score_threshold":1}`, status: 400,
+			fields: []FieldError{{"name", "required"}}},
+		{name: "unknown field", body: `{"name":"n","score_threshold":1,"scoreThreshold":1,"colour":"red"}`, status: 400,
+			fields: []FieldError{{"colour", "unknown field"}, {"scoreThreshold", "unknown field"}}},
+		{name: "string threshold", body: `{"name":"n","score_threshold":"75"}`, status: 400,
+			fields: []FieldError{{"score_threshold", "must be an integer"}}, inMessage: "score_threshold: must be an integer"},
+		{name: "fractional threshold", body: `{"name":"n","score_threshold":75.5}`, status: 400,
+			fields: []FieldError{{"score_threshold", "must be an integer"}}},
+		{name: "exponent threshold", body: `{"name":"n","score_threshold":1e2}`, status: 400,
+			fields: []FieldError{{"score_threshold", "must be an integer"}}},
+		{name: "huge threshold", body: `{"name":"n","score_threshold":123456789012345678901234567890}`, status: 400,
+			fields: []FieldError{{"score_threshold", "must be an integer between -1000000000 and 1000000000"}}},
+		{name: "number name", body: `{"name":5,"score_threshold":1}`, status: 400,
+			fields: []FieldError{{"name", "must be a string"}}},
+		{name: "string active", body: `{"name":"n","score_threshold":1,"active":"yes"}`, status: 400,
+			fields: []FieldError{{"active", "must be a boolean"}}},
+		{name: "emails not a list", body: `{"name":"n","score_threshold":1,"emails":"a@example.com"}`, status: 400,
+			fields: []FieldError{{"emails", "must be an array of strings"}}},
+		{name: "email not a string", body: `{"name":"n","score_threshold":1,"emails":["a@example.com",7]}`, status: 400,
+			fields: []FieldError{{"emails[1]", "must be a string"}}},
+		{name: "secret ref not an object", body: `{"name":"n","score_threshold":1,"webhook_url_secret_ref":"hook"}`, status: 400,
+			fields: []FieldError{{"webhook_url_secret_ref", "must be an object"}}},
+		{name: "secret ref without key, with unknown field", body: `{"name":"n","score_threshold":1,"webhook_url_secret_ref":{"name":"h","namespace":"x"}}`, status: 400,
+			fields: []FieldError{{"webhook_url_secret_ref.namespace", "unknown field"}, {"webhook_url_secret_ref.key", "required"}}},
+		{name: "slack unknown field", body: `{"name":"n","score_threshold":1,"slack":{"webhookURL":"https://x"}}`, status: 400,
+			fields: []FieldError{{"slack.webhookURL", "unknown field"}}},
+		{name: "id on create", body: `{"id":"trigger-1","name":"n","score_threshold":1}`, status: 400,
+			fields: []FieldError{{"id", "read-only: set by the server"}}},
+		{name: "created_at on create", body: `{"created_at":"2025-01-15T10:00:00Z","name":"n","score_threshold":1}`, status: 400,
+			fields: []FieldError{{"created_at", "read-only: set by the server"}}},
+		{name: "status on create", body: `{"status":{},"name":"n","score_threshold":1}`, status: 400,
+			fields: []FieldError{{"status", "read-only: set by the operator"}}},
+		{name: "id of the wrong type on replace", body: `{"id":1,"name":"n","score_threshold":1}`, mode: forReplace, status: 400,
+			fields: []FieldError{{"id", "must be a string"}}},
+		{name: "duplicate key", body: `{"name":"n","score_threshold":1,"name":"m"}`, status: 400,
+			fields: []FieldError{{"name", "duplicate field"}}},
+		{name: "nested duplicate key", body: `{"name":"n","score_threshold":1,"slack":{"webhook_url":"a","webhook_url":"b"}}`, status: 400,
+			fields: []FieldError{{"slack.webhook_url", "duplicate field"}}},
+		{name: "array body", body: `[{"name":"n"}]`, status: 400, inMessage: "must be a JSON object"},
+		{name: "null body", body: `null`, status: 400, inMessage: "must be a JSON object"},
+		{name: "empty body", body: ``, status: 400, inMessage: "empty"},
+		{name: "truncated", body: `{"name":"n"`, status: 400, inMessage: "not valid JSON"},
+		{name: "trailing data", body: `{"name":"n","score_threshold":1} {}`, status: 400, inMessage: "unexpected data"},
+		{name: "syntax error", body: `{"name":"n",}`, status: 400, inMessage: "not valid JSON"},
+		{name: "too deep", body: strings.Repeat("[", 40) + strings.Repeat("]", 40), status: 400, inMessage: "nests deeper"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := decodeTrigger([]byte(tc.body), tc.mode)
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error = %v, want an *Error", err)
+			}
+			if e.Status != tc.status {
+				t.Errorf("status = %d, want %d (%s)", e.Status, tc.status, e.Message)
+			}
+			if tc.fields != nil && !reflect.DeepEqual(e.Fields, tc.fields) {
+				t.Errorf("fields = %v, want %v", e.Fields, tc.fields)
+			}
+			if !strings.Contains(e.Message, tc.inMessage) {
+				t.Errorf("message %q does not contain %q", e.Message, tc.inMessage)
+			}
+		})
+	}
+}
+
+func TestDecodeTriggerBoundsFieldErrors(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"name":"n","score_threshold":1`)
+	for i := range 500 {
+		b.WriteString(`,"x` + strings.Repeat("y", i) + `":1`)
+	}
+	b.WriteString("}")
+	_, err := decodeTrigger([]byte(b.String()), forCreate)
+	var e *Error
+	if !errors.As(err, &e) || len(e.Fields) != maxFieldErrors {
+		t.Fatalf("error = %v, want %d field errors", err, maxFieldErrors)
+	}
+	for _, f := range e.Fields {
+		if len(f.Field) > maxFieldNameBytes+len("...") {
+			t.Errorf("field name of %d bytes repeated", len(f.Field))
+		}
+	}
+}
+
+func TestCheckReadOnly(t *testing.T) {
+	created := metav1.NewTime(time.Date(2025, 1, 15, 10, 0, 0, 0, time.UTC))
+	cur := &triggersv1alpha1.MilestoneTrigger{ObjectMeta: metav1.ObjectMeta{Name: "trigger-abc", CreationTimestamp: created}}
+	for _, tc := range []struct {
+		body   string
+		fields []string
+	}{
+		{`{"name":"n","score_threshold":1}`, nil},
+		{`{"id":"trigger-abc","created_at":"2025-01-15T10:00:00Z","name":"n","score_threshold":1}`, nil},
+		{`{"created_at":"2025-01-15T11:00:00+01:00","name":"n","score_threshold":1}`, nil},
+		{`{"id":"trigger-xyz","name":"n","score_threshold":1}`, []string{"id"}},
+		{`{"id":"trigger-abc","created_at":"yesterday","name":"n","score_threshold":1}`, []string{"created_at"}},
+		{`{"id":"x","created_at":"2024-01-15T10:00:00Z","name":"n","score_threshold":1}`, []string{"id", "created_at"}},
+	} {
+		doc, err := decodeTrigger([]byte(tc.body), forReplace)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.body, err)
+		}
+		err = doc.checkReadOnly(cur)
+		var got []string
+		var e *Error
+		if errors.As(err, &e) {
+			if e.Status != http.StatusBadRequest {
+				t.Errorf("%s: status %d", tc.body, e.Status)
+			}
+			for _, f := range e.Fields {
+				got = append(got, f.Field)
+			}
+		}
+		if !reflect.DeepEqual(got, tc.fields) {
+			t.Errorf("%s: read-only errors on %v, want %v", tc.body, got, tc.fields)
+		}
+	}
+}
+
+// FuzzDecodeTrigger checks that the decoder of request bodies never
+// panics, that every refusal is a 400 in the error shape, and that what it
+// accepts survives the trip to the REST representation and back.
+func FuzzDecodeTrigger(f *testing.F) {
+	for _, seed := range []string{
+		seedBody,
+		`{"name":"n","score_threshold":1,"active":false,"slack":{"webhook_url_secret_ref":{"name":"a","key":"b"}}}`,
+		`{"name":"n","score_threshold":-1000000000,"teams":{},"webhook_signing_secret_ref":{"name":"","key":""}}`,
+		`{"id":"trigger-1","created_at":"2025-01-15T10:00:00Z","status":{"ready":true},"name":"n","score_threshold":1}`,
+		`{"name":"n","score_threshold":1,"emails":[]}`,
+		`{"name":"n","score_threshold":"1","emails":[1,null,"a"],"x":{}}`,
+		`{"name":"n","name":"m"}`, `[]`, `null`, `{`, `"x"`, `{"a":[[[[[[]]]]]]}`,
+		`{"name":"\u00e9\ud83d\ude00","score_threshold":0}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, mode := range []decodeMode{forCreate, forReplace} {
+			doc, err := decodeTrigger(body, mode)
+			if err != nil {
+				var e *Error
+				if !errors.As(err, &e) || e.Status != http.StatusBadRequest {
+					t.Fatalf("refusal %v is not a 400 *Error", err)
+				}
+				if len(e.Fields) > maxFieldErrors {
+					t.Fatalf("%d field errors", len(e.Fields))
+				}
+				if _, err := json.Marshal(e); err != nil {
+					t.Fatalf("error does not marshal: %v", err)
+				}
+				continue
+			}
+			if doc.spec.ScoreThreshold == nil {
+				t.Fatalf("accepted a body without score_threshold")
+			}
+			mt := &triggersv1alpha1.MilestoneTrigger{Spec: doc.spec}
+			out, err := json.Marshal(toTrigger(mt))
+			if err != nil {
+				t.Fatalf("marshalling the representation: %v", err)
+			}
+			again, err := decodeTrigger(out, forReplace)
+			if err != nil {
+				t.Fatalf("the representation %s of an accepted body does not decode: %v", out, err)
+			}
+			want := doc.spec
+			if want.Active == nil {
+				want.Active = ptrTo(true)
+			}
+			if !reflect.DeepEqual(again.spec, want) {
+				t.Fatalf("round trip changed the spec:\n got %+v\nwant %+v", again.spec, want)
+			}
+		}
+	})
+}

@@ -1,0 +1,180 @@
+package restapi
+
+import (
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+)
+
+// Trigger is a milestone trigger as the REST API shows it: the seed's
+// snake_case fields, one to one with the MilestoneTrigger's spec, plus the
+// resource's name as id, its creation time and a read-only status.
+// Optional fields that are not set are left out.
+type Trigger struct {
+	// ID is the resource's metadata.name. Read-only.
+	ID             string   `json:"id"`
+	Name           string   `json:"name"`
+	EventType      string   `json:"event_type,omitempty"`
+	ScoreThreshold int64    `json:"score_threshold"`
+	WebhookURL     string   `json:"webhook_url,omitempty"`
+	Emails         []string `json:"emails,omitempty"`
+	Active         bool     `json:"active"`
+	// CreatedAt is metadata.creationTimestamp in RFC 3339. Read-only.
+	CreatedAt string `json:"created_at"`
+
+	EmailSubject            string           `json:"email_subject,omitempty"`
+	EmailPreheader          string           `json:"email_preheader,omitempty"`
+	EmailMessage            string           `json:"email_message,omitempty"`
+	WebhookURLSecretRef     *SecretKeyRef    `json:"webhook_url_secret_ref,omitempty"`
+	WebhookSigningSecretRef *SecretKeyRef    `json:"webhook_signing_secret_ref,omitempty"`
+	Slack                   *ChatDestination `json:"slack,omitempty"`
+	Teams                   *ChatDestination `json:"teams,omitempty"`
+
+	// Status is what the operator observed. Read-only; ignored in request
+	// bodies of PUT and PATCH.
+	Status *TriggerStatus `json:"status,omitempty"`
+}
+
+// SecretKeyRef selects a key of a Secret in the trigger's OU.
+type SecretKeyRef struct {
+	Name string `json:"name"`
+	Key  string `json:"key"`
+}
+
+// ChatDestination is a Slack or Teams webhook: an inline URL or a Secret
+// reference, exactly one of them.
+type ChatDestination struct {
+	WebhookURL          string        `json:"webhook_url,omitempty"`
+	WebhookURLSecretRef *SecretKeyRef `json:"webhook_url_secret_ref,omitempty"`
+}
+
+// TriggerStatus is the read-only status of a trigger.
+type TriggerStatus struct {
+	// Ready is true when the operator accepted the current version of the
+	// trigger.
+	Ready bool `json:"ready"`
+	// Reason is the Ready condition's reason, or Pending while the operator
+	// has not handled the current version yet.
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+
+	FiredCount  int64            `json:"fired_count"`
+	LastFiredAt string           `json:"last_fired_at,omitempty"`
+	LastFiring  *FiringSummary   `json:"last_firing,omitempty"`
+	Deliveries  []DeliveryHealth `json:"deliveries,omitempty"`
+}
+
+// FiringSummary identifies a trigger's last firing.
+type FiringSummary struct {
+	LeadID    string `json:"lead_id"`
+	EventID   string `json:"event_id"`
+	EventType string `json:"event_type,omitempty"`
+	Score     int64  `json:"score"`
+}
+
+// DeliveryHealth summarises the recent deliveries of one channel.
+type DeliveryHealth struct {
+	Channel             string `json:"channel"`
+	LastSuccessAt       string `json:"last_success_at,omitempty"`
+	LastErrorAt         string `json:"last_error_at,omitempty"`
+	LastError           string `json:"last_error,omitempty"`
+	ConsecutiveFailures int32  `json:"consecutive_failures,omitempty"`
+	DeadLettered        int64  `json:"dead_lettered,omitempty"`
+}
+
+// TriggerList is the body of GET /triggers.
+type TriggerList struct {
+	Triggers []Trigger `json:"triggers"`
+}
+
+// ReasonPending is the status reason of a trigger whose current version
+// the operator has not handled yet.
+const ReasonPending = "Pending"
+
+// toTrigger shows a MilestoneTrigger in the REST API's shape.
+func toTrigger(mt *triggersv1alpha1.MilestoneTrigger) Trigger {
+	s := mt.Spec
+	t := Trigger{
+		ID:                      mt.Name,
+		Name:                    s.DisplayName,
+		EventType:               s.EventType,
+		Active:                  mt.IsActive(),
+		CreatedAt:               formatTime(&mt.CreationTimestamp),
+		EmailSubject:            s.EmailSubject,
+		EmailPreheader:          s.EmailPreheader,
+		EmailMessage:            s.EmailMessage,
+		WebhookURLSecretRef:     fromSecretRef(s.WebhookURLSecretRef),
+		WebhookSigningSecretRef: fromSecretRef(s.WebhookSigningSecretRef),
+		Slack:                   fromChat(s.Slack),
+		Teams:                   fromChat(s.Teams),
+		Status:                  fromStatus(mt),
+	}
+	if s.ScoreThreshold != nil {
+		t.ScoreThreshold = *s.ScoreThreshold
+	}
+	if s.WebhookURL != nil {
+		t.WebhookURL = string(*s.WebhookURL)
+	}
+	for _, e := range s.Emails {
+		t.Emails = append(t.Emails, string(e))
+	}
+	return t
+}
+
+func fromSecretRef(r *triggersv1alpha1.SecretKeyRef) *SecretKeyRef {
+	if r == nil {
+		return nil
+	}
+	return &SecretKeyRef{Name: r.Name, Key: r.Key}
+}
+
+func fromChat(c *triggersv1alpha1.ChatDestination) *ChatDestination {
+	if c == nil {
+		return nil
+	}
+	out := &ChatDestination{WebhookURLSecretRef: fromSecretRef(c.WebhookURLSecretRef)}
+	if c.WebhookURL != nil {
+		out.WebhookURL = string(*c.WebhookURL)
+	}
+	return out
+}
+
+func fromStatus(mt *triggersv1alpha1.MilestoneTrigger) *TriggerStatus {
+	st := mt.Status
+	out := &TriggerStatus{
+		FiredCount:  st.FiredCount,
+		LastFiredAt: formatTime(st.LastFiredTime),
+	}
+	if c := meta.FindStatusCondition(st.Conditions, triggersv1alpha1.ReadyCondition); c != nil && c.ObservedGeneration == mt.Generation {
+		out.Ready = c.Status == metav1.ConditionTrue
+		out.Reason, out.Message = c.Reason, c.Message
+	} else {
+		out.Reason = ReasonPending
+		out.Message = "the operator has not handled this version of the trigger yet"
+	}
+	if f := st.LastFiring; f != nil {
+		out.LastFiring = &FiringSummary{LeadID: f.LeadID, EventID: f.EventID, EventType: f.EventType, Score: f.Score}
+	}
+	for _, d := range st.Deliveries {
+		out.Deliveries = append(out.Deliveries, DeliveryHealth{
+			Channel:             string(d.Channel),
+			LastSuccessAt:       formatTime(d.LastSuccessTime),
+			LastErrorAt:         formatTime(d.LastErrorTime),
+			LastError:           d.LastError,
+			ConsecutiveFailures: d.ConsecutiveFailures,
+			DeadLettered:        d.DeadLettered,
+		})
+	}
+	return out
+}
+
+// formatTime writes a Kubernetes time in RFC 3339, UTC; unset is "".
+func formatTime(t *metav1.Time) string {
+	if t == nil || t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}

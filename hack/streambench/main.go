@@ -115,7 +115,13 @@ func open(policy stream.SyncPolicy) (*stream.Conn, func()) {
 
 // publishAll publishes every event asynchronously, with its id as the
 // message id, keeping a bounded number in flight, and waits for the acks.
-func publishAll(nc *nats.Conn, evs []stream.Event) {
+func publishAll(conn *stream.Conn, evs []stream.Event) {
+	// A connection of its own, as an outside publisher has.
+	nc, err := nats.Connect("", nats.InProcessServer(conn.Server()))
+	if err != nil {
+		fail(err)
+	}
+	defer nc.Close()
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(8192))
 	if err != nil {
 		fail(err)
@@ -146,7 +152,7 @@ func raw(policy stream.SyncPolicy, evs []stream.Event) (publish, consume float64
 	conn, done := open(policy)
 	defer done()
 	start := time.Now()
-	publishAll(conn.NC, evs)
+	publishAll(conn, evs)
 	publish = float64(len(evs)) / time.Since(start).Seconds()
 
 	ctx := context.Background()
@@ -207,7 +213,7 @@ func endToEnd(policy stream.SyncPolicy, evs []stream.Event, n, batch int) (float
 	time.Sleep(200 * time.Millisecond) // the consumer is up
 
 	start := time.Now()
-	publishAll(conn.NC, evs)
+	publishAll(conn, evs)
 	select {
 	case <-finished:
 	case err := <-stopped:

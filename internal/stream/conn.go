@@ -94,7 +94,10 @@ func Open(ctx context.Context, cfg Config) (*Conn, error) {
 		return nil, fmt.Errorf("connecting to NATS: %w", err)
 	}
 	c.NC = nc
-	js, err := jetstream.New(nc)
+	// An acknowledgement that never arrives (a dropped reply) fails the
+	// publish after a while instead of blocking its caller forever; every
+	// writer of the operator retries, and its writes are idempotent.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(20*time.Second), jetstream.WithPublishAsyncMaxPending(16384))
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -115,6 +118,11 @@ func (c *Conn) ClientURL() string {
 	}
 	return c.embedded.ClientURL()
 }
+
+// Server is the embedded server, or nil with an external one: other
+// in-process clients (a benchmark's publisher) connect to it with
+// nats.InProcessServer.
+func (c *Conn) Server() *server.Server { return c.embedded }
 
 // Close drains the connection and shuts the embedded server down, waiting
 // until its storage is flushed.

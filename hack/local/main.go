@@ -22,7 +22,9 @@ import (
 	"syscall"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -98,6 +100,19 @@ func run(ctx context.Context, o options) (retErr error) {
 		return fmt.Errorf("creating the demo namespace: %w", err)
 	}
 
+	token, err := demoToken(ctx, clientset, o.namespace)
+	if err != nil {
+		return fmt.Errorf("creating the demo service account's token: %w", err)
+	}
+	tokenPath := filepath.Join(stateDir, "token")
+	if err := os.WriteFile(tokenPath, []byte(token), 0o600); err != nil {
+		return err
+	}
+	apiAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return err
+	}
+
 	probeAddr, err := freeLoopbackAddr()
 	if err != nil {
 		return err
@@ -130,6 +145,7 @@ func run(ctx context.Context, o options) (retErr error) {
 		"--metrics-secure=false",
 		"--data-dir", streamDir,
 		"--stream-listen", natsAddr,
+		"--api-bind-address", apiAddr,
 	)
 	manager.Stdout, manager.Stderr = logFile, logFile
 	if err := manager.Start(); err != nil {
@@ -138,11 +154,19 @@ func run(ctx context.Context, o options) (retErr error) {
 	exited := make(chan error, 1)
 	go func() { exited <- manager.Wait() }()
 
-	if err := waitHealthy(ctx, "http://"+probeAddr+"/readyz", exited); err != nil {
+	if err := waitHealthy(ctx, "http://"+probeAddr+"/readyz", exited, http.StatusOK); err != nil {
 		stopProcess(manager, exited)
 		return fmt.Errorf("the operator did not become ready (see %s): %w", logPath, err)
 	}
-	printUsage(kubeconfig, o.namespace, logPath, metricsAddr, "nats://"+natsAddr)
+	// The REST API answers 401 to a request without a token once it serves.
+	if err := waitHealthy(ctx, "http://"+apiAddr+"/triggers", exited, http.StatusUnauthorized); err != nil {
+		stopProcess(manager, exited)
+		return fmt.Errorf("the REST API did not come up (see %s): %w", logPath, err)
+	}
+	printUsage(usage{
+		kubeconfig: kubeconfig, namespace: o.namespace, logPath: logPath, metricsAddr: metricsAddr,
+		natsURL: "nats://" + natsAddr, apiURL: "http://" + apiAddr, tokenPath: tokenPath,
+	})
 
 	select {
 	case <-ctx.Done():
@@ -153,13 +177,18 @@ func run(ctx context.Context, o options) (retErr error) {
 	}
 }
 
-func printUsage(kubeconfig, namespace, logPath, metricsAddr, natsURL string) {
+type usage struct {
+	kubeconfig, namespace, logPath, metricsAddr, natsURL, apiURL, tokenPath string
+}
+
+func printUsage(u usage) {
 	fmt.Printf(`
 The Milestone Triggers local system is up.
 
   kubeconfig      %[1]s
   demo OU         namespace %[2]q
   event stream    %[5]s (embedded NATS JetStream; subject leadvibe.events.%[2]s)
+  REST API        %[6]s (token of service account %[2]s/demo, editor in %[2]q: %[7]s)
   operator log    %[3]s
   metrics         http://%[4]s/metrics
 
@@ -176,13 +205,55 @@ Try it from another terminal, in the repository:
   kubectl -n %[2]s get mt hot-lead-alert
   kubectl -n %[2]s describe mt hot-lead-alert
 
+  # The product's REST API, as the seed's curl examples call it:
+  export TOKEN=$(cat %[7]s)
+  curl -s %[6]s/triggers -H "Authorization: Bearer $TOKEN"
+  curl -s -X POST %[6]s/triggers -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
+    -d '{"name":"Hot Lead Alert","event_type":"demo_request","score_threshold":75,"webhook_url":"https://hooks.example.com/leadvibe","emails":["sales@example.com"]}'
+
 Press Ctrl-C here to stop everything.
-`, kubeconfig, namespace, logPath, metricsAddr, natsURL)
+`, u.kubeconfig, u.namespace, u.logPath, u.metricsAddr, u.natsURL, u.apiURL, u.tokenPath)
 }
 
-// waitHealthy polls url until it answers 200, the process exits, or the
-// context ends.
-func waitHealthy(ctx context.Context, url string, exited <-chan error) error {
+// demoToken creates the service account "demo" in the demo OU, lets it
+// edit triggers there, and returns a token for it (valid 24 hours).
+func demoToken(ctx context.Context, cs kubernetes.Interface, namespace string) (string, error) {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "demo", Namespace: namespace}}
+	if _, err := cs.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
+		return "", err
+	}
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "milestonetrigger-editor"},
+		Rules: []rbacv1.PolicyRule{{
+			APIGroups: []string{"triggers.leadvibe.io"},
+			Resources: []string{"milestonetriggers"},
+			Verbs:     []string{"get", "list", "watch", "create", "update", "patch", "delete"},
+		}},
+	}
+	if _, err := cs.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		return "", err
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "demo-milestonetrigger-editor", Namespace: namespace},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa.Name, Namespace: namespace}},
+	}
+	if _, err := cs.RbacV1().RoleBindings(namespace).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		return "", err
+	}
+	expiry := int64(24 * 60 * 60)
+	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, sa.Name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return "", err
+	}
+	return tr.Status.Token, nil
+}
+
+// waitHealthy polls url until it answers with the status given, the
+// process exits, or the context ends.
+func waitHealthy(ctx context.Context, url string, exited <-chan error, status int) error {
 	deadline := time.After(60 * time.Second)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
@@ -198,7 +269,7 @@ func waitHealthy(ctx context.Context, url string, exited <-chan error) error {
 			resp, err := http.Get(url)
 			if err == nil {
 				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
+				if resp.StatusCode == status {
 					return nil
 				}
 			}

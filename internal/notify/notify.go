@@ -1,0 +1,107 @@
+// Package notify delivers firings: one dispatcher that owns retries,
+// timeouts, concurrency and dead letters, and one package per channel
+// (webhook, email, slack, teams) behind the Notifier interface.
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
+)
+
+// Channel names, as in the MilestoneTrigger status.
+const (
+	ChannelWebhook = "webhook"
+	ChannelEmail   = "email"
+	ChannelSlack   = "slack"
+	ChannelTeams   = "teams"
+)
+
+// Delivery is one attempt to deliver one firing on one channel.
+type Delivery struct {
+	// Firing is what fired; Firing.ID is the delivery id, the same on
+	// every attempt (the webhook-id header).
+	Firing ledger.Firing
+	// Trigger is the trigger's current definition, destinations resolved.
+	Trigger triggerset.Definition
+	// Attempt counts from 1.
+	Attempt int
+	// Now is the attempt's time (the webhook-timestamp).
+	Now time.Time
+	// Test marks a test notification sent on request (simulate); channels
+	// say so in what they send.
+	Test bool
+}
+
+// Notifier sends firings on one channel. It turns a delivery into a
+// request and says whether a failure may be retried; it does not retry,
+// time out on its own or limit concurrency: the dispatcher does.
+type Notifier interface {
+	// Channel is the channel's name (ChannelWebhook, ...).
+	Channel() string
+	// Configured reports whether the trigger has a destination on this
+	// channel.
+	Configured(t triggerset.Definition) bool
+	// Send makes one attempt. It returns nil on success, and otherwise an
+	// error that IsRetryable and RetryAfter classify. The context carries
+	// the attempt's deadline.
+	Send(ctx context.Context, d Delivery) error
+	// Destination describes the trigger's destination on this channel for
+	// history and status, without credentials (for example a redacted URL,
+	// or the email addresses).
+	Destination(t triggerset.Definition) string
+}
+
+// Error is a failed attempt, classified.
+type Error struct {
+	// Err says what happened, without credentials.
+	Err error
+	// Permanent failures are not retried: a 4xx other than 408 and 429, a
+	// refused target, a malformed destination.
+	Permanent bool
+	// RetryAfter is the receiver's Retry-After, when it sent one.
+	RetryAfter time.Duration
+	// StatusCode is the HTTP status or SMTP reply code, when there was one.
+	StatusCode int
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Permanent wraps err as a failure that must not be retried.
+func Permanent(err error) error { return &Error{Err: err, Permanent: true} }
+
+// Permanentf formats a failure that must not be retried.
+func Permanentf(format string, args ...any) error {
+	return &Error{Err: fmt.Errorf(format, args...), Permanent: true}
+}
+
+// IsRetryable reports whether a failed attempt may be retried: anything
+// but an Error marked Permanent (timeouts and connection errors are
+// retryable).
+func IsRetryable(err error) bool {
+	var e *Error
+	return !errors.As(err, &e) || !e.Permanent
+}
+
+// RetryAfter returns the receiver's requested delay, or 0.
+func RetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
+}
+
+// StatusCode returns the attempt's HTTP status or SMTP code, or 0.
+func StatusCode(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.StatusCode
+	}
+	return 0
+}

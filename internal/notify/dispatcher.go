@@ -1,0 +1,255 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/nats-io/nats.go/jetstream"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
+)
+
+// DispatcherConsumer is the durable consumer of the firing outbox that
+// delivers notifications.
+const DispatcherConsumer = "dispatcher"
+
+// Attempt is what one delivery attempt did, for history and status.
+type Attempt struct {
+	FiringID    string
+	OU          string
+	Trigger     string
+	Channel     string
+	Destination string // without credentials
+	Number      int
+	StatusCode  int
+	Error       string // empty on success
+	Outcome     string // OutcomeDelivered, OutcomePending (will retry) or OutcomeDeadLettered
+	At          time.Time
+	Duration    time.Duration
+}
+
+// Dispatcher consumes the firing outbox and delivers each firing on every
+// channel its trigger has. It acknowledges a firing only when every
+// channel has succeeded or been dead-lettered; until then the firing is
+// redelivered when its next attempt is due, and its per-channel progress
+// is kept in the DeliveriesBucket, so neither a restart nor a crash loses
+// a delivery. Every attempt of a firing carries the firing's id. It is a
+// manager Runnable that needs leader election.
+type Dispatcher struct {
+	JS        jetstream.JetStream
+	Triggers  triggerset.Set
+	Notifiers []Notifier
+	Log       logr.Logger
+
+	// Schedule is the retry schedule (DefaultSchedule when nil).
+	Schedule Schedule
+	// Timeout bounds one attempt (default 10s).
+	Timeout time.Duration
+	// Concurrency bounds the firings delivered at once (default 16), and
+	// PerDestination the attempts to one destination at once (default 4).
+	Concurrency    int
+	PerDestination int
+	// OnAttempt, when set, is told about every attempt (history, status).
+	OnAttempt func(Attempt)
+
+	// Now and Jitter are the clock and the random source (tests pin them).
+	Now    func() time.Time
+	Jitter func() float64
+
+	states *states
+	hosts  *limiter
+}
+
+// NeedLeaderElection implements manager.LeaderElectionRunnable.
+func (d *Dispatcher) NeedLeaderElection() bool { return true }
+
+func (d *Dispatcher) defaults() {
+	if d.Schedule == nil {
+		d.Schedule = DefaultSchedule
+	}
+	if d.Timeout <= 0 {
+		d.Timeout = 10 * time.Second
+	}
+	if d.Concurrency <= 0 {
+		d.Concurrency = 16
+	}
+	if d.PerDestination <= 0 {
+		d.PerDestination = 4
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Jitter == nil {
+		d.Jitter = rand.Float64
+	}
+	d.hosts = newLimiter(d.PerDestination)
+}
+
+// Start delivers until ctx ends, then waits for the attempts under way.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	d.defaults()
+	st, err := openStates(ctx, d.JS, 2*d.Schedule.Total()+24*time.Hour)
+	if err != nil {
+		return err
+	}
+	d.states = st
+	consumer, err := d.JS.CreateOrUpdateConsumer(ctx, ledger.FiringsStream, jetstream.ConsumerConfig{
+		Durable:       DispatcherConsumer,
+		Description:   "Deliveries of every firing",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       d.Timeout*time.Duration(len(d.Notifiers)+1) + 30*time.Second,
+		MaxAckPending: 4 * d.Concurrency,
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		return fmt.Errorf("creating the dispatcher's consumer: %w", err)
+	}
+	msgs, err := consumer.Messages(jetstream.PullMaxMessages(d.Concurrency))
+	if err != nil {
+		return err
+	}
+	go func() { <-ctx.Done(); msgs.Stop() }()
+
+	// Attempts run to completion when ctx ends (a graceful stop), within
+	// their own timeout.
+	work := context.WithoutCancel(ctx)
+	sem := make(chan struct{}, d.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		msg, err := msgs.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			d.Log.Error(err, "Reading the outbox")
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			d.handle(work, msg)
+		}()
+	}
+}
+
+// handle makes the due attempts of one firing and acknowledges it, or
+// asks for it again when its next attempt is due.
+func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
+	f, err := ledger.DecodeFiring(msg.Data())
+	if err != nil {
+		d.Log.Error(err, "Dropping an unreadable firing")
+		_ = msg.Term()
+		return
+	}
+	log := d.Log.WithValues("firing", f.ID, "ou", f.OU, "trigger", f.Trigger)
+	state, err := d.states.load(ctx, f.ID)
+	if err != nil {
+		log.Error(err, "Reading the delivery state; retrying")
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+
+	def, ok := d.Triggers.Get(types.NamespacedName{Namespace: f.OU, Name: f.Trigger})
+	var next time.Time
+	if ok && string(def.UID) == f.TriggerUID {
+		delete(state.Channels, waitingForTrigger)
+		for _, n := range d.Notifiers {
+			if n.Configured(def) {
+				next = earliest(next, d.due(ctx, f, def, n, state.channel(n.Channel())))
+			}
+		}
+	} else {
+		// The trigger is not in the set: deleted, or not Ready (a Secret is
+		// missing). Its destinations are unknown until it comes back, so the
+		// firing waits on the retry schedule, then is dead-lettered.
+		next = d.due(ctx, f, def, nil, state.channel(waitingForTrigger))
+	}
+	if err := d.states.save(ctx, f.ID, state); err != nil {
+		log.Error(err, "Saving the delivery state; the firing will be redelivered")
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	if next.IsZero() {
+		_ = msg.Ack()
+		return
+	}
+	_ = msg.NakWithDelay(max(time.Until(next), 0))
+}
+
+// waitingForTrigger is the delivery-state entry of a firing whose trigger
+// is not available.
+const waitingForTrigger = "trigger"
+
+// due makes the channel's attempt when it is due and returns when the
+// next one is, or the zero time when the channel is finished.
+func (d *Dispatcher) due(ctx context.Context, f ledger.Firing, def triggerset.Definition, n Notifier, ch *channelState) time.Time {
+	if ch.Outcome != OutcomePending {
+		return time.Time{}
+	}
+	if ch.NextAt.After(d.Now()) {
+		return ch.NextAt
+	}
+	d.attempt(ctx, f, def, n, ch)
+	if ch.Outcome != OutcomePending {
+		return time.Time{}
+	}
+	return ch.NextAt
+}
+
+// attempt makes one attempt on one channel (n is nil while the trigger is
+// not available) and records its outcome.
+func (d *Dispatcher) attempt(ctx context.Context, f ledger.Firing, def triggerset.Definition, n Notifier, ch *channelState) {
+	ch.Attempts++
+	start := d.Now()
+	a := Attempt{FiringID: f.ID, OU: f.OU, Trigger: f.Trigger, Channel: waitingForTrigger, Number: ch.Attempts, At: start}
+	var err error
+	if n != nil {
+		a.Channel, a.Destination = n.Channel(), n.Destination(def)
+		err = d.send(ctx, n, Delivery{Firing: f, Trigger: def, Attempt: ch.Attempts, Now: start})
+	} else {
+		err = errors.New("the trigger is not available (deleted, or not Ready); waiting for it")
+	}
+	a.Duration = d.Now().Sub(start)
+	a.StatusCode = StatusCode(err)
+	if err == nil {
+		ch.Outcome, ch.LastError, ch.NextAt = OutcomeDelivered, "", time.Time{}
+	} else {
+		ch.LastError = err.Error()
+		a.Error = ch.LastError
+		if delay, retry := d.Schedule.Next(ch.Attempts, err, d.Jitter()); retry {
+			ch.NextAt = d.Now().Add(delay)
+		} else {
+			ch.Outcome, ch.NextAt = OutcomeDeadLettered, time.Time{}
+		}
+	}
+	a.Outcome = ch.Outcome
+	if d.OnAttempt != nil {
+		d.OnAttempt(a)
+	}
+	d.Log.V(1).Info("Delivery attempt", "firing", f.ID, "channel", a.Channel, "attempt", a.Number, "outcome", a.Outcome, "error", a.Error)
+}
+
+// send makes the attempt within the timeout and the destination's limit.
+func (d *Dispatcher) send(ctx context.Context, n Notifier, del Delivery) error {
+	release := d.hosts.acquire(n.Channel() + " " + n.Destination(del.Trigger))
+	defer release()
+	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
+	defer cancel()
+	return n.Send(ctx, del)
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
+}

@@ -41,8 +41,9 @@ var (
 
 	// eventStream is a real embedded NATS JetStream with the evaluator and
 	// the status writer running on it.
-	eventStream   *stream.Conn
-	statusPatches atomic.Int64
+	eventStream    *stream.Conn
+	statusPatches  atomic.Int64
+	deliveryStatus *DeliveryStatusWriter
 )
 
 func TestControllers(t *testing.T) {
@@ -108,6 +109,9 @@ var _ = BeforeSuite(func() {
 		Recorder: mgr.GetEventRecorder("milestone-triggers"),
 		Log:      logf.Log.WithName("firing-status"), Interval: 500 * time.Millisecond,
 	})).To(Succeed())
+
+	deliveryStatus = &DeliveryStatusWriter{Client: mgr.GetClient(), Log: logf.Log.WithName("delivery-status"), Interval: 300 * time.Millisecond}
+	Expect(mgr.Add(deliveryStatus)).To(Succeed())
 
 	go func() {
 		defer GinkgoRecover()

@@ -1,0 +1,61 @@
+package controllers
+
+import (
+	"errors"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
+)
+
+var _ = Describe("Delivery health in status", func() {
+	It("reports failures, dead letters and recovery per channel", func() {
+		ns := newNamespace()
+		mt := validTrigger(ns, "health")
+		Expect(k8sClient.Create(suiteCtx, mt)).To(Succeed())
+		expectReady(keyOf(mt), metav1.ConditionTrue, triggersv1alpha1.ReasonAccepted)
+
+		at := time.Now()
+		attempt := func(channel, err, outcome string) notify.Attempt {
+			return notify.Attempt{FiringID: "f", OU: ns, Trigger: mt.Name, Channel: channel, Error: err, Outcome: outcome, At: at}
+		}
+		deliveryStatus.Record(attempt(notify.ChannelWebhook, "status 503", notify.OutcomePending))
+		deliveryStatus.Record(attempt(notify.ChannelWebhook, "status 503", notify.OutcomePending))
+		deliveryStatus.Record(attempt(notify.ChannelEmail, "", notify.OutcomeDelivered))
+		deliveryStatus.Record(attempt(notify.ChannelSlack, "status 404", notify.OutcomeDeadLettered))
+
+		health := func(g Gomega, channel triggersv1alpha1.Channel) triggersv1alpha1.DeliveryHealth {
+			g.Expect(k8sClient.Get(suiteCtx, keyOf(mt), mt)).To(Succeed())
+			for _, h := range mt.Status.Deliveries {
+				if h.Channel == channel {
+					return h
+				}
+			}
+			g.Expect(errors.New("no entry")).NotTo(HaveOccurred(), string(channel))
+			return triggersv1alpha1.DeliveryHealth{}
+		}
+		Eventually(func(g Gomega) {
+			webhook := health(g, triggersv1alpha1.ChannelWebhook)
+			g.Expect(webhook.ConsecutiveFailures).To(Equal(int32(2)))
+			g.Expect(webhook.LastError).To(Equal("status 503"))
+			g.Expect(webhook.LastErrorTime).NotTo(BeNil())
+			email := health(g, triggersv1alpha1.ChannelEmail)
+			g.Expect(email.ConsecutiveFailures).To(BeZero())
+			g.Expect(email.LastSuccessTime).NotTo(BeNil())
+			slack := health(g, triggersv1alpha1.ChannelSlack)
+			g.Expect(slack.DeadLettered).To(Equal(int64(1)))
+		}).WithTimeout(10 * time.Second).Should(Succeed())
+
+		deliveryStatus.Record(attempt(notify.ChannelWebhook, "", notify.OutcomeDelivered))
+		Eventually(func(g Gomega) {
+			webhook := health(g, triggersv1alpha1.ChannelWebhook)
+			g.Expect(webhook.ConsecutiveFailures).To(BeZero())
+			g.Expect(webhook.LastSuccessTime).NotTo(BeNil())
+			g.Expect(webhook.LastError).To(Equal("status 503"), "the last error stays visible after recovery")
+		}).WithTimeout(10 * time.Second).Should(Succeed())
+	})
+})

@@ -25,6 +25,12 @@ import (
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
 	"github.com/leadvibe/milestone-triggers-operator/controllers"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/email"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/slack"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/teams"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/webhook"
 	"github.com/leadvibe/milestone-triggers-operator/internal/pipeline"
 	"github.com/leadvibe/milestone-triggers-operator/internal/restapi"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
@@ -56,6 +62,11 @@ type options struct {
 	natsURL      string
 	streamSync   string
 	streamListen string
+
+	smtpAddr     string
+	smtpFrom     string
+	smtpStartTLS string
+	denyCIDRs    string
 }
 
 func parseFlags() (options, zap.Options) {
@@ -82,6 +93,14 @@ func parseFlags() (options, zap.Options) {
 		"When the embedded stream fsyncs: \"always\" (every write, before it is acknowledged: nothing acknowledged is lost on power loss) or an interval such as 2m (NATS's default; faster, but a power loss can lose what was acknowledged since the last fsync).")
 	flag.StringVar(&o.streamListen, "stream-listen", "",
 		"Let NATS clients outside this process publish to the embedded stream at this address, for example 127.0.0.1:4222. Empty: no network listener.")
+	flag.StringVar(&o.smtpAddr, "smtp-addr", "",
+		"host:port of the SMTP relay for email notifications. Empty disables email. Credentials come from the SMTP_USERNAME and SMTP_PASSWORD environment variables (for example from a Secret), never from flags.")
+	flag.StringVar(&o.smtpFrom, "smtp-from", "",
+		"The From address of email notifications, for example \"Milestone Triggers <triggers@example.com>\".")
+	flag.StringVar(&o.smtpStartTLS, "smtp-starttls", "auto",
+		"STARTTLS with the relay: auto (when offered), always (required) or never.")
+	flag.StringVar(&o.denyCIDRs, "webhook-deny-cidrs", "169.254.0.0/16,fe80::/10",
+		"Comma-separated address ranges that webhook, Slack and Teams targets may not reach, checked after DNS resolution at every connection. The default refuses link-local addresses (cloud metadata services).")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Usage = func() {
@@ -173,6 +192,24 @@ func run(o options) error {
 		return err
 	}
 
+	notifiers, err := buildNotifiers(o)
+	if err != nil {
+		return err
+	}
+	deliveryStatus := &controllers.DeliveryStatusWriter{Client: mgr.GetClient(), Log: ctrl.Log.WithName("delivery-status")}
+	if err := mgr.Add(deliveryStatus); err != nil {
+		return err
+	}
+	if err := mgr.Add(&notify.Dispatcher{
+		JS:        conn.JS,
+		Triggers:  triggers,
+		Notifiers: notifiers,
+		Log:       ctrl.Log.WithName("dispatcher"),
+		OnAttempt: deliveryStatus.Record,
+	}); err != nil {
+		return err
+	}
+
 	if o.apiAddr != "0" {
 		if err := addRESTAPI(mgr, cfg, o.apiAddr); err != nil {
 			return err
@@ -188,6 +225,33 @@ func run(o options) error {
 
 	setupLog.Info("Starting the manager")
 	return mgr.Start(ctx)
+}
+
+// buildNotifiers makes a notifier per channel: webhook, Slack and Teams
+// through an HTTP client that refuses the denied ranges, and email when a
+// relay is configured.
+func buildNotifiers(o options) ([]notify.Notifier, error) {
+	deny, err := safehttp.ParseCIDRs(o.denyCIDRs)
+	if err != nil {
+		return nil, fmt.Errorf("--webhook-deny-cidrs: %w", err)
+	}
+	client := safehttp.NewClient(deny, 0) // the dispatcher times attempts out
+	notifiers := []notify.Notifier{webhook.New(client), slack.New(client), teams.New(client)}
+	if o.smtpAddr == "" {
+		setupLog.Info("Email notifications are off: no --smtp-addr")
+		return notifiers, nil
+	}
+	policy, err := email.ParseStartTLSPolicy(o.smtpStartTLS)
+	if err != nil {
+		return nil, fmt.Errorf("--smtp-starttls: %w", err)
+	}
+	cfg := email.ConfigFromEnv(o.smtpAddr, o.smtpFrom)
+	cfg.StartTLS = policy
+	mail, err := email.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("email notifications: %w", err)
+	}
+	return append(notifiers, mail), nil
 }
 
 // addRESTAPI serves the product's /triggers API on the custom resources,

@@ -1,0 +1,30 @@
+package safehttp
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
+	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
+)
+
+// Post sends body to rawURL with the given headers and classifies the
+// outcome with Classify. A URL that is not an absolute http or https URL
+// is a permanent failure. ctx bounds the attempt.
+func Post(ctx context.Context, client *http.Client, rawURL string, header http.Header, body []byte) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return notify.Permanentf("invalid destination URL %s: want an absolute http or https URL", triggerset.RedactURL(rawURL))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
+	if err != nil {
+		return notify.Permanentf("invalid destination URL %s", triggerset.RedactURL(rawURL))
+	}
+	for k, vs := range header {
+		req.Header[k] = append([]string(nil), vs...)
+	}
+	resp, err := client.Do(req)
+	return Classify(resp, err)
+}

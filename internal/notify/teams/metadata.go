@@ -1,0 +1,75 @@
+package teams
+
+import (
+	"bytes"
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// Bounds on how much of an event's metadata a message shows.
+const (
+	maxMetadataFields = 10
+	maxKeyRunes       = 100
+	maxValueRunes     = 300
+)
+
+// metaField is one top-level member of an event's metadata, as text.
+type metaField struct {
+	key, value string
+}
+
+// metadataFields returns up to maxMetadataFields top-level members of the
+// metadata object, in document order, and the total number of members.
+// A string value is shown as is, any other value as compact JSON; both
+// are cut short. Metadata that is not a JSON object shows nothing.
+func metadataFields(raw json.RawMessage) (fields []metaField, total int) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, 0
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return fields, total
+		}
+		key, _ := tok.(string)
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return fields, total
+		}
+		total++
+		if len(fields) < maxMetadataFields {
+			fields = append(fields, metaField{key: truncate(key, maxKeyRunes), value: truncate(valueText(value), maxValueRunes)})
+		}
+	}
+	return fields, total
+}
+
+// valueText is the text of a metadata value: a string's contents, or the
+// value's compact JSON.
+func valueText(v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, v) == nil {
+		return buf.String()
+	}
+	return string(v)
+}
+
+// truncate cuts s to at most n runes, marking the cut with an ellipsis.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i, count := 0, 0
+	for i = range s {
+		if count == n-1 {
+			break
+		}
+		count++
+	}
+	return s[:i] + "…"
+}

@@ -9,6 +9,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
+
+	"github.com/go-logr/logr"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -24,6 +27,7 @@ import (
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
 	"github.com/leadvibe/milestone-triggers-operator/controllers"
+	"github.com/leadvibe/milestone-triggers-operator/internal/history"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/email"
@@ -67,6 +71,8 @@ type options struct {
 	smtpFrom     string
 	smtpStartTLS string
 	denyCIDRs    string
+
+	historyRetention time.Duration
 }
 
 func parseFlags() (options, zap.Options) {
@@ -101,6 +107,8 @@ func parseFlags() (options, zap.Options) {
 		"STARTTLS with the relay: auto (when offered), always (required) or never.")
 	flag.StringVar(&o.denyCIDRs, "webhook-deny-cidrs", "169.254.0.0/16,fe80::/10",
 		"Comma-separated address ranges that webhook, Slack and Teams targets may not reach, checked after DNS resolution at every connection. The default refuses link-local addresses (cloud metadata services).")
+	flag.DurationVar(&o.historyRetention, "history-retention", 30*24*time.Hour,
+		"How long firings and delivery attempts are kept in the history.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Usage = func() {
@@ -200,12 +208,21 @@ func run(o options) error {
 	if err := mgr.Add(deliveryStatus); err != nil {
 		return err
 	}
+	hist, err := history.Open(ctx, conn.JS, o.historyRetention)
+	if err != nil {
+		return err
+	}
+	recorder := historyRecorder{store: hist, log: ctrl.Log.WithName("history")}
 	if err := mgr.Add(&notify.Dispatcher{
 		JS:        conn.JS,
 		Triggers:  triggers,
 		Notifiers: notifiers,
 		Log:       ctrl.Log.WithName("dispatcher"),
-		OnAttempt: deliveryStatus.Record,
+		OnFiring:  recorder.firing,
+		OnAttempt: func(a notify.Attempt) {
+			deliveryStatus.Record(a)
+			recorder.attempt(a)
+		},
 	}); err != nil {
 		return err
 	}
@@ -225,6 +242,29 @@ func run(o options) error {
 
 	setupLog.Info("Starting the manager")
 	return mgr.Start(ctx)
+}
+
+// historyRecorder writes the dispatcher's firings and attempts to the
+// history; a failed write is logged, it never holds a delivery up.
+type historyRecorder struct {
+	store *history.Store
+	log   logr.Logger
+}
+
+func (h historyRecorder) firing(f ledger.Firing) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.store.RecordFiring(ctx, f); err != nil {
+		h.log.Error(err, "Recording a firing", "firing", f.ID)
+	}
+}
+
+func (h historyRecorder) attempt(a notify.Attempt) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.store.RecordAttempt(ctx, a); err != nil {
+		h.log.Error(err, "Recording a delivery attempt", "firing", a.FiringID)
+	}
 }
 
 // buildNotifiers makes a notifier per channel: webhook, Slack and Teams

@@ -25,6 +25,7 @@ type Attempt struct {
 	FiringID    string
 	OU          string
 	Trigger     string
+	LeadID      string
 	Channel     string
 	Destination string // without credentials
 	Number      int
@@ -58,6 +59,9 @@ type Dispatcher struct {
 	PerDestination int
 	// OnAttempt, when set, is told about every attempt (history, status).
 	OnAttempt func(Attempt)
+	// OnFiring, when set, is told about a firing the first time the
+	// dispatcher takes it up (history).
+	OnFiring func(ledger.Firing)
 
 	// Now and Jitter are the clock and the random source (tests pin them).
 	Now    func() time.Time
@@ -158,6 +162,9 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 
+	if len(state.Channels) == 0 && d.OnFiring != nil {
+		d.OnFiring(f)
+	}
 	def, ok := d.Triggers.Get(types.NamespacedName{Namespace: f.OU, Name: f.Trigger})
 	var next time.Time
 	if ok && string(def.UID) == f.TriggerUID {
@@ -210,7 +217,7 @@ func (d *Dispatcher) due(ctx context.Context, f ledger.Firing, def triggerset.De
 func (d *Dispatcher) attempt(ctx context.Context, f ledger.Firing, def triggerset.Definition, n Notifier, ch *channelState) {
 	ch.Attempts++
 	start := d.Now()
-	a := Attempt{FiringID: f.ID, OU: f.OU, Trigger: f.Trigger, Channel: waitingForTrigger, Number: ch.Attempts, At: start}
+	a := Attempt{FiringID: f.ID, OU: f.OU, Trigger: f.Trigger, LeadID: f.Event.LeadID, Channel: waitingForTrigger, Number: ch.Attempts, At: start}
 	var err error
 	if n != nil {
 		a.Channel, a.Destination = n.Channel(), n.Destination(def)

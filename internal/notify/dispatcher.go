@@ -115,10 +115,31 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating the dispatcher's consumer: %w", err)
 	}
+	if err := ensureResendStream(ctx, d.JS); err != nil {
+		return fmt.Errorf("creating stream %s: %w", ResendStream, err)
+	}
+	resends, err := d.JS.CreateOrUpdateConsumer(ctx, ResendStream, jetstream.ConsumerConfig{
+		Durable:       resendConsumer,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       d.Timeout*time.Duration(len(d.Notifiers)+1) + 30*time.Second,
+		MaxAckPending: d.Concurrency,
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		return fmt.Errorf("creating the re-send consumer: %w", err)
+	}
 	msgs, err := consumer.Messages(jetstream.PullMaxMessages(d.Concurrency))
 	if err != nil {
 		return err
 	}
+	// Re-sent firings are handled like any other: the delivery state says
+	// which channels start over.
+	resent, err := resends.Consume(func(msg jetstream.Msg) { d.handle(context.WithoutCancel(ctx), msg) })
+	if err != nil {
+		msgs.Stop()
+		return err
+	}
+	defer resent.Drain()
 	go func() { <-ctx.Done(); msgs.Stop() }()
 
 	// Attempts run to completion when ctx ends (a graceful stop), within

@@ -374,3 +374,39 @@ func TestAFiringWaitsForItsTrigger(t *testing.T) {
 		t.Fatalf("attempts = %+v, want a wait for the trigger first", attempts)
 	}
 }
+
+func TestADeadLetterCanBeResent(t *testing.T) {
+	fail := true
+	var mu sync.Mutex
+	rcv := newReceiver(t, func(int) (int, time.Duration, http.Header) {
+		mu.Lock()
+		defer mu.Unlock()
+		if fail {
+			return 410, 0, nil
+		}
+		return 200, 0, nil
+	})
+	rcv.up(t)
+	f := newFixture(t, rcv.url())
+	stop := f.start(2 * time.Second)
+	defer stop()
+
+	firing := f.fire("f-resend")
+	f.waitOutcome(firing.ID, OutcomeDeadLettered)
+	if err := Resend(context.Background(), f.conn.JS, "demo", "unknown"); err == nil {
+		t.Fatal("re-sending a firing without dead letters succeeded")
+	}
+
+	mu.Lock()
+	fail = false
+	mu.Unlock()
+	if err := Resend(context.Background(), f.conn.JS, "demo", firing.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.waitOutcome(firing.ID, OutcomeDelivered)
+	ids, _ := rcv.requests()
+	if len(ids) != 2 {
+		t.Fatalf("receiver saw %d requests, want the failure and the re-send", len(ids))
+	}
+	allEqual(t, ids, firing.ID)
+}

@@ -2,11 +2,13 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -96,9 +98,12 @@ func (w *DeliveryStatusWriter) patch(ctx context.Context, key types.NamespacedNa
 		return err
 	}
 	base := obj.DeepCopy()
+	deadLettered := map[triggersv1alpha1.Channel]bool{}
 	for _, a := range attempts {
 		applyAttempt(&obj.Status, a)
+		deadLettered[triggersv1alpha1.Channel(a.Channel)] = a.Outcome == notify.OutcomeDeadLettered
 	}
+	setDelivering(obj, deadLettered)
 	return w.Client.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 }
 
@@ -127,6 +132,32 @@ func applyAttempt(status *triggersv1alpha1.MilestoneTriggerStatus, a notify.Atte
 	if a.Outcome == notify.OutcomeDeadLettered {
 		h.DeadLettered++
 	}
+}
+
+// setDelivering derives the Delivering condition from the channels'
+// health: False while any channel's last attempt failed (DeadLettered when
+// that attempt gave the firing up), True once all deliver again.
+func setDelivering(obj *triggersv1alpha1.MilestoneTrigger, deadLettered map[triggersv1alpha1.Channel]bool) {
+	cond := metav1.Condition{
+		Type:               triggersv1alpha1.DeliveringCondition,
+		Status:             metav1.ConditionTrue,
+		Reason:             triggersv1alpha1.ReasonDelivered,
+		Message:            "The last attempt on every channel succeeded",
+		ObservedGeneration: obj.Generation,
+	}
+	for _, h := range obj.Status.Deliveries {
+		if h.ConsecutiveFailures == 0 {
+			continue
+		}
+		cond.Status = metav1.ConditionFalse
+		cond.Reason = triggersv1alpha1.ReasonDeliveryFailing
+		if deadLettered[h.Channel] {
+			cond.Reason = triggersv1alpha1.ReasonDeadLettered
+		}
+		cond.Message = fmt.Sprintf("Channel %s: %d consecutive failed attempts; last error: %s", h.Channel, h.ConsecutiveFailures, h.LastError)
+		break
+	}
+	meta.SetStatusCondition(&obj.Status.Conditions, cond)
 }
 
 func clipError(s string) string {

@@ -6,6 +6,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
@@ -48,6 +49,10 @@ var _ = Describe("Delivery health in status", func() {
 			g.Expect(email.LastSuccessTime).NotTo(BeNil())
 			slack := health(g, triggersv1alpha1.ChannelSlack)
 			g.Expect(slack.DeadLettered).To(Equal(int64(1)))
+			delivering := meta.FindStatusCondition(mt.Status.Conditions, triggersv1alpha1.DeliveringCondition)
+			g.Expect(delivering).NotTo(BeNil())
+			g.Expect(delivering.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(delivering.Message).To(ContainSubstring("consecutive failed attempts"))
 		}).WithTimeout(10 * time.Second).Should(Succeed())
 
 		deliveryStatus.Record(attempt(notify.ChannelWebhook, "", notify.OutcomeDelivered))
@@ -56,6 +61,17 @@ var _ = Describe("Delivery health in status", func() {
 			g.Expect(webhook.ConsecutiveFailures).To(BeZero())
 			g.Expect(webhook.LastSuccessTime).NotTo(BeNil())
 			g.Expect(webhook.LastError).To(Equal("status 503"), "the last error stays visible after recovery")
+		}).WithTimeout(10 * time.Second).Should(Succeed())
+
+		By("turning Delivering True once every channel delivers again, with Ready untouched")
+		deliveryStatus.Record(attempt(notify.ChannelSlack, "", notify.OutcomeDelivered))
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(suiteCtx, keyOf(mt), mt)).To(Succeed())
+			delivering := meta.FindStatusCondition(mt.Status.Conditions, triggersv1alpha1.DeliveringCondition)
+			g.Expect(delivering).NotTo(BeNil())
+			g.Expect(delivering.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(delivering.Reason).To(Equal(triggersv1alpha1.ReasonDelivered))
+			g.Expect(meta.IsStatusConditionTrue(mt.Status.Conditions, triggersv1alpha1.ReadyCondition)).To(BeTrue())
 		}).WithTimeout(10 * time.Second).Should(Succeed())
 	})
 })

@@ -56,7 +56,10 @@ func (r *MilestoneTriggerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		if equality.Semantic.DeepEqual(base.Status, obj.Status) {
 			return
 		}
-		if err := r.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
+		// Optimistic locking: the delivery-status writer also writes a
+		// condition, and a merge patch replaces the whole list, so a patch
+		// from a stale read must fail (and be retried) rather than undo it.
+		if err := r.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()

@@ -5,6 +5,10 @@ const (
 	// ReadyCondition is True when the trigger's definition was accepted and
 	// handed to the evaluator, and False when it cannot be (see the reason).
 	ReadyCondition = "Ready"
+	// DeliveringCondition is True while every notification channel of the
+	// trigger delivers, and False with a reason while one keeps failing.
+	// It appears once the trigger has had a delivery attempt.
+	DeliveringCondition = "Delivering"
 )
 
 // Reasons of the Ready condition.
@@ -22,4 +26,16 @@ const (
 	// ReasonInvalidSecretValue: a referenced Secret key holds a value the
 	// destination cannot use (for example a URL that is not http or https).
 	ReasonInvalidSecretValue = "InvalidSecretValue"
+)
+
+// Reasons of the Delivering condition.
+const (
+	// ReasonDelivered: the last attempt on every channel succeeded.
+	ReasonDelivered = "Delivered"
+	// ReasonDeliveryFailing: a channel's recent attempts failed; it is
+	// being retried (the message names the channel and the error).
+	ReasonDeliveryFailing = "DeliveryFailing"
+	// ReasonDeadLettered: a channel gave a firing up (failed for good or
+	// retries exhausted) and has not delivered since.
+	ReasonDeadLettered = "DeadLettered"
 )

@@ -1,0 +1,103 @@
+package history
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/webhook"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
+)
+
+// TestHistoryShowsEveryAttempt runs the dispatcher with the real webhook
+// channel against a receiver that fails twice, and checks that the
+// history holds the firing and all three attempts, in order.
+func TestHistoryShowsEveryAttempt(t *testing.T) {
+	ctx := context.Background()
+	var calls atomic.Int32
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= 2 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer rcv.Close()
+
+	conn, err := stream.Open(ctx, stream.Config{DataDir: t.TempDir(), Sync: stream.SyncPolicy{Always: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ldg, err := ledger.Open(ctx, conn.JS, ledger.DefaultRetention)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := Open(ctx, conn.JS, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	triggers := triggerset.NewMemory()
+	triggers.Upsert(triggerset.Definition{
+		Key: types.NamespacedName{Namespace: "demo", Name: "hot"}, UID: "uid-hot", DisplayName: "Hot", Threshold: 75, Active: true,
+		Destinations: triggerset.Destinations{Webhook: triggerset.NewCredential(rcv.URL + "/hook?token=s3cr3t")},
+	})
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	d := &notify.Dispatcher{
+		JS: conn.JS, Triggers: triggers, Log: testr.New(t),
+		Notifiers: []notify.Notifier{webhook.New(safehttp.NewClient(safehttp.DefaultDeny, 0))},
+		Schedule:  notify.Schedule{0, 50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond},
+		OnFiring:  func(f ledger.Firing) { _ = store.RecordFiring(ctx, f) },
+		OnAttempt: func(a notify.Attempt) { _ = store.RecordAttempt(ctx, a) },
+	}
+	go func() { _ = d.Start(runCtx) }()
+
+	firing := ledger.Firing{ID: "mtf_history", OU: "demo", Trigger: "hot", TriggerUID: "uid-hot", TriggerName: "Hot", Threshold: 75,
+		Event: stream.Event{ID: "evt-1", LeadID: "ld_1", EventType: "demo_request", Score: 80, CreatedAt: time.Now().UTC()},
+		Score: 80, FiredAt: time.Now().UTC()}
+	if err := ldg.CommitFirings(ctx, []ledger.Firing{firing}); err != nil {
+		t.Fatal(err)
+	}
+
+	var page Page
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if page, err = store.Find(ctx, Query{OU: "demo", Trigger: "hot"}); err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Records) == 4 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(page.Records) != 4 {
+		t.Fatalf("history has %d records, want the firing and 3 attempts: %+v", len(page.Records), page.Records)
+	}
+	if page.Records[0].Kind != KindFiring || page.Records[0].LeadID != "ld_1" {
+		t.Errorf("first record %+v, want the firing", page.Records[0])
+	}
+	for i, r := range page.Records[1:] {
+		if r.Kind != KindAttempt || r.Attempt != i+1 || r.Channel != notify.ChannelWebhook || r.FiringID != firing.ID {
+			t.Errorf("record %d = %+v", i+1, r)
+		}
+		if r.Destination == "" || strings.Contains(r.Destination, "s3cr3t") || strings.Contains(r.Error, "s3cr3t") {
+			t.Errorf("record %d leaks or lacks the destination: %+v", i+1, r)
+		}
+	}
+	if page.Records[1].StatusCode != 503 || page.Records[3].Outcome != notify.OutcomeDelivered {
+		t.Errorf("attempts = %+v, want two 503s then a delivery", page.Records[1:])
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/chatmeta"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -45,7 +46,7 @@ func mrkdwn(s string) textObject { return textObject{Type: "mrkdwn", Text: s} }
 
 // field is a section field: a bold label over an escaped value.
 func field(label, value string) textObject {
-	return mrkdwn("*" + label + "*\n" + escape(truncate(value, maxFieldRunes)))
+	return mrkdwn("*" + label + "*\n" + escape(chatmeta.Truncate(value, maxFieldRunes)))
 }
 
 // Message returns the Slack incoming-webhook message for a firing of def:
@@ -71,10 +72,10 @@ func Message(f ledger.Firing, def triggerset.Definition, test bool) ([]byte, err
 
 	m := message{
 		Text: prefix + escape(fmt.Sprintf("%s: lead %s reached a score of %s (threshold %s) on %s",
-			truncate(name, maxHeaderRunes), truncate(f.Event.LeadID, maxFieldRunes), score, threshold,
-			truncate(f.Event.EventType, maxFieldRunes))),
+			chatmeta.Truncate(name, maxHeaderRunes), chatmeta.Truncate(f.Event.LeadID, maxFieldRunes), score, threshold,
+			chatmeta.Truncate(f.Event.EventType, maxFieldRunes))),
 		Blocks: []block{
-			{Type: "header", Text: &textObject{Type: "plain_text", Text: truncate(prefix+name, maxHeaderRunes), Emoji: true}},
+			{Type: "header", Text: &textObject{Type: "plain_text", Text: chatmeta.Truncate(prefix+name, maxHeaderRunes), Emoji: true}},
 			{Type: "section", Fields: []textObject{
 				field("Lead", f.Event.LeadID),
 				field("Score", score),
@@ -88,7 +89,7 @@ func Message(f ledger.Firing, def triggerset.Definition, test bool) ([]byte, err
 		m.Blocks = append(m.Blocks, b)
 	}
 	m.Blocks = append(m.Blocks, block{Type: "context", Elements: []textObject{
-		mrkdwn("Event " + escape(truncate(f.Event.ID, maxFieldRunes)) + " · Firing " + escape(f.ID)),
+		mrkdwn("Event " + escape(chatmeta.Truncate(f.Event.ID, maxFieldRunes)) + " · Firing " + escape(f.ID)),
 	}})
 
 	var buf bytes.Buffer
@@ -103,7 +104,7 @@ func Message(f ledger.Firing, def triggerset.Definition, test bool) ([]byte, err
 // metadataBlock returns a section showing the event's metadata, or false
 // when it has none.
 func metadataBlock(raw json.RawMessage) (block, bool) {
-	fields, total := metadataFields(raw)
+	fields, total := chatmeta.Fields(raw)
 	if len(fields) == 0 {
 		return block{}, false
 	}
@@ -113,7 +114,7 @@ func metadataBlock(raw json.RawMessage) (block, bool) {
 	}
 	b := block{Type: "section", Text: &textObject{Type: "mrkdwn", Text: title}}
 	for _, mf := range fields {
-		b.Fields = append(b.Fields, mrkdwn("*"+escape(mf.key)+"*\n"+escape(mf.value)))
+		b.Fields = append(b.Fields, mrkdwn("*"+escape(mf.Key)+"*\n"+escape(mf.Value)))
 	}
 	return b, true
 }

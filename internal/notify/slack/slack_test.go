@@ -241,20 +241,3 @@ func TestNotifier(t *testing.T) {
 		t.Fatalf("Destination = %q", got)
 	}
 }
-
-func TestTruncate(t *testing.T) {
-	for _, tt := range []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"abc", 3, "abc"},
-		{"abcd", 3, "ab…"},
-		{"ééééé", 4, "ééé…"},
-		{"", 3, ""},
-	} {
-		if got := truncate(tt.in, tt.n); got != tt.want {
-			t.Errorf("truncate(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
-		}
-	}
-}

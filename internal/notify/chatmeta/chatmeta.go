@@ -1,4 +1,6 @@
-package slack
+// Package chatmeta renders an event's metadata and other user text for
+// chat messages (Slack, Teams): bounded, in document order.
+package chatmeta
 
 import (
 	"bytes"
@@ -8,21 +10,22 @@ import (
 
 // Bounds on how much of an event's metadata a message shows.
 const (
-	maxMetadataFields = 10
-	maxKeyRunes       = 100
-	maxValueRunes     = 300
+	// MaxFields is the most metadata members a message shows.
+	MaxFields     = 10
+	maxKeyRunes   = 100
+	maxValueRunes = 300
 )
 
-// metaField is one top-level member of an event's metadata, as text.
-type metaField struct {
-	key, value string
+// Field is one top-level member of an event's metadata, as text.
+type Field struct {
+	Key, Value string
 }
 
-// metadataFields returns up to maxMetadataFields top-level members of the
+// Fields returns up to MaxFields top-level members of the
 // metadata object, in document order, and the total number of members.
 // A string value is shown as is, any other value as compact JSON; both
 // are cut short. Metadata that is not a JSON object shows nothing.
-func metadataFields(raw json.RawMessage) (fields []metaField, total int) {
+func Fields(raw json.RawMessage) (fields []Field, total int) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil, 0
@@ -38,8 +41,8 @@ func metadataFields(raw json.RawMessage) (fields []metaField, total int) {
 			return fields, total
 		}
 		total++
-		if len(fields) < maxMetadataFields {
-			fields = append(fields, metaField{key: truncate(key, maxKeyRunes), value: truncate(valueText(value), maxValueRunes)})
+		if len(fields) < MaxFields {
+			fields = append(fields, Field{Key: Truncate(key, maxKeyRunes), Value: Truncate(valueText(value), maxValueRunes)})
 		}
 	}
 	return fields, total
@@ -59,8 +62,8 @@ func valueText(v json.RawMessage) string {
 	return string(v)
 }
 
-// truncate cuts s to at most n runes, marking the cut with an ellipsis.
-func truncate(s string, n int) string {
+// Truncate cuts s to at most n runes, marking the cut with an ellipsis.
+func Truncate(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}

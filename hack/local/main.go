@@ -188,7 +188,7 @@ The Milestone Triggers local system is up.
   kubeconfig      %[1]s
   demo OU         namespace %[2]q
   event stream    %[5]s (embedded NATS JetStream; subject leadvibe.events.%[2]s)
-  REST API        %[6]s (token of service account %[2]s/demo, editor in %[2]q: %[7]s)
+  REST API        %[6]s (token of service account %[2]s/demo, editor and event publisher in %[2]q: %[7]s)
   operator log    %[3]s
   metrics         http://%[4]s/metrics
 
@@ -210,13 +210,16 @@ Try it from another terminal, in the repository:
   curl -s %[6]s/triggers -H "Authorization: Bearer $TOKEN"
   curl -s -X POST %[6]s/triggers -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
     -d '{"name":"Hot Lead Alert","event_type":"demo_request","score_threshold":75,"webhook_url":"https://hooks.example.com/leadvibe","emails":["sales@example.com"]}'
+  curl -s -X POST %[6]s/events -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \
+    -d '{"id":"evt-789","lead_id":"ld_123","event_type":"demo_request","score":82,"metadata":{"source":"website","page":"/pricing"}}'
 
 Press Ctrl-C here to stop everything.
 `, u.kubeconfig, u.namespace, u.logPath, u.metricsAddr, u.natsURL, u.apiURL, u.tokenPath)
 }
 
 // demoToken creates the service account "demo" in the demo OU, lets it
-// edit triggers there, and returns a token for it (valid 24 hours).
+// edit triggers and publish events there, and returns a token for it
+// (valid 24 hours).
 func demoToken(ctx context.Context, cs kubernetes.Interface, namespace string) (string, error) {
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "demo", Namespace: namespace}}
 	if _, err := cs.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
@@ -239,6 +242,25 @@ func demoToken(ctx context.Context, cs kubernetes.Interface, namespace string) (
 		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa.Name, Namespace: namespace}},
 	}
 	if _, err := cs.RbacV1().RoleBindings(namespace).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		return "", err
+	}
+	publisher := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "milestonetrigger-event-publisher"},
+		Rules: []rbacv1.PolicyRule{{
+			APIGroups: []string{"triggers.leadvibe.io"},
+			Resources: []string{"milestonetriggers/events"},
+			Verbs:     []string{"create"},
+		}},
+	}
+	if _, err := cs.RbacV1().ClusterRoles().Create(ctx, publisher, metav1.CreateOptions{}); err != nil {
+		return "", err
+	}
+	publishing := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "demo-milestonetrigger-event-publisher", Namespace: namespace},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: publisher.Name},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa.Name, Namespace: namespace}},
+	}
+	if _, err := cs.RbacV1().RoleBindings(namespace).Create(ctx, publishing, metav1.CreateOptions{}); err != nil {
 		return "", err
 	}
 	expiry := int64(24 * 60 * 60)

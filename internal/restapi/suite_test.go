@@ -21,6 +21,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
 // The suite serves the shim, in a manager for its cache, against a real
@@ -29,15 +30,17 @@ import (
 // TokenRequest API, and one person, alice, from a static token file (a
 // user that is not a service account, so has no default OU).
 var (
-	testEnv    *envtest.Environment
-	cfg        *rest.Config
-	k8sClient  client.Client
-	clientset  kubernetes.Interface
-	apiServer  *httptest.Server
-	testScheme = runtime.NewScheme()
-	suiteCtx   context.Context
-	cancel     context.CancelFunc
-	managerRan chan error
+	// eventStream is a real embedded NATS JetStream behind POST /events.
+	eventStream *stream.Conn
+	testEnv     *envtest.Environment
+	cfg         *rest.Config
+	k8sClient   client.Client
+	clientset   kubernetes.Interface
+	apiServer   *httptest.Server
+	testScheme  = runtime.NewScheme()
+	suiteCtx    context.Context
+	cancel      context.CancelFunc
+	managerRan  chan error
 )
 
 // alice and bob authenticate with static tokens; alice belongs to the
@@ -95,7 +98,19 @@ var _ = BeforeSuite(func() {
 		HealthProbeBindAddress: "0",
 	})
 	Expect(err).NotTo(HaveOccurred())
+	eventStream, err = stream.Open(suiteCtx, stream.Config{DataDir: GinkgoT().TempDir(), Sync: stream.SyncPolicy{Always: true}})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(stream.EnsureStreams(suiteCtx, eventStream.JS, stream.DefaultRetention)).To(Succeed())
+	publish := func(ctx context.Context, ou string, ev stream.Event) (bool, error) {
+		ack, err := stream.Publish(ctx, eventStream.JS, ou, ev)
+		if err != nil {
+			return false, err
+		}
+		return ack.Duplicate, nil
+	}
+
 	srv, err := New(Options{
+		Routes:               []Route{IngestRoute(publish)},
 		Addr:                 "127.0.0.1:0",
 		Cache:                mgr.GetCache(),
 		APIReader:            mgr.GetAPIReader(),
@@ -121,6 +136,9 @@ var _ = BeforeSuite(func() {
 })
 
 var _ = AfterSuite(func() {
+	if eventStream != nil {
+		defer eventStream.Close()
+	}
 	if apiServer != nil {
 		apiServer.Close()
 	}

@@ -228,7 +228,7 @@ func run(o options) error {
 	}
 
 	if o.apiAddr != "0" {
-		if err := addRESTAPI(mgr, cfg, o.apiAddr, conn); err != nil {
+		if err := addRESTAPI(mgr, cfg, o.apiAddr, conn, hist); err != nil {
 			return err
 		}
 	}
@@ -297,7 +297,7 @@ func buildNotifiers(o options) ([]notify.Notifier, error) {
 // addRESTAPI serves the product's /triggers API on the custom resources,
 // authenticating callers with TokenReview and authorizing each call with
 // a SubjectAccessReview in the caller's OU.
-func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, addr string, conn *stream.Conn) error {
+func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, addr string, conn *stream.Conn, hist *history.Store) error {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -310,13 +310,13 @@ func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, addr string, conn *stream.Co
 		TokenReviews:         cs.AuthenticationV1(),
 		SubjectAccessReviews: cs.AuthorizationV1(),
 		Logger:               ctrl.Log.WithName("restapi"),
-		Routes: []restapi.Route{restapi.IngestRoute(func(ctx context.Context, ou string, ev stream.Event) (bool, error) {
+		Routes: append([]restapi.Route{restapi.IngestRoute(func(ctx context.Context, ou string, ev stream.Event) (bool, error) {
 			ack, err := stream.Publish(ctx, conn.JS, ou, ev)
 			if err != nil {
 				return false, err
 			}
 			return ack.Duplicate, nil
-		})},
+		})}, restapi.HistoryRoutes(hist)...),
 	})
 	if err != nil {
 		return fmt.Errorf("setting up the REST API: %w", err)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -21,6 +22,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/history"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
@@ -32,15 +34,17 @@ import (
 var (
 	// eventStream is a real embedded NATS JetStream behind POST /events.
 	eventStream *stream.Conn
-	testEnv     *envtest.Environment
-	cfg         *rest.Config
-	k8sClient   client.Client
-	clientset   kubernetes.Interface
-	apiServer   *httptest.Server
-	testScheme  = runtime.NewScheme()
-	suiteCtx    context.Context
-	cancel      context.CancelFunc
-	managerRan  chan error
+	// historyStore is the history behind the history endpoints.
+	historyStore *history.Store
+	testEnv      *envtest.Environment
+	cfg          *rest.Config
+	k8sClient    client.Client
+	clientset    kubernetes.Interface
+	apiServer    *httptest.Server
+	testScheme   = runtime.NewScheme()
+	suiteCtx     context.Context
+	cancel       context.CancelFunc
+	managerRan   chan error
 )
 
 // alice and bob authenticate with static tokens; alice belongs to the
@@ -109,8 +113,11 @@ var _ = BeforeSuite(func() {
 		return ack.Duplicate, nil
 	}
 
+	historyStore, err = history.Open(suiteCtx, eventStream.JS, time.Hour)
+	Expect(err).NotTo(HaveOccurred())
+
 	srv, err := New(Options{
-		Routes:               []Route{IngestRoute(publish)},
+		Routes:               append([]Route{IngestRoute(publish)}, HistoryRoutes(historyStore)...),
 		Addr:                 "127.0.0.1:0",
 		Cache:                mgr.GetCache(),
 		APIReader:            mgr.GetAPIReader(),

@@ -1,0 +1,141 @@
+package restapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/history"
+)
+
+// HistoryFinder answers history queries; *history.Store is the real one.
+type HistoryFinder interface {
+	Find(ctx context.Context, q history.Query) (history.Page, error)
+}
+
+// milestoneEvent is one history record as the API shows it: a firing, or
+// one delivery attempt of a firing.
+type milestoneEvent struct {
+	Kind      string    `json:"kind"`
+	FiringID  string    `json:"firing_id"`
+	TriggerID string    `json:"trigger_id"`
+	LeadID    string    `json:"lead_id"`
+	At        time.Time `json:"at"`
+	EventID   string    `json:"event_id,omitempty"`
+	EventType string    `json:"event_type,omitempty"`
+	Score     *int64    `json:"score,omitempty"`
+
+	Channel     string `json:"channel,omitempty"`
+	Destination string `json:"destination,omitempty"`
+	Attempt     int    `json:"attempt,omitempty"`
+	StatusCode  int    `json:"status_code,omitempty"`
+	Error       string `json:"error,omitempty"`
+	Outcome     string `json:"outcome,omitempty"`
+	DurationMS  *int64 `json:"duration_ms,omitempty"`
+}
+
+// historyPage is the answer of the history endpoints.
+type historyPage struct {
+	MilestoneEvents []milestoneEvent `json:"milestone_events"`
+	NextCursor      string           `json:"next_cursor,omitempty"`
+}
+
+// HistoryRoutes serve the firing history of the caller's OU, oldest
+// first: GET /milestone-events (list; filters trigger_id, lead_id, since,
+// until; limit and cursor) and GET /triggers/{id}/events (get on that
+// trigger; the same filters but trigger_id). Reading history needs the
+// same permission as reading triggers.
+func HistoryRoutes(finder HistoryFinder) []Route {
+	return []Route{
+		{Pattern: "GET /milestone-events", Verb: "list", Handler: historyHandler(finder, false)},
+		{Pattern: "GET /triggers/{id}/events", Verb: "get", Handler: historyHandler(finder, true)},
+	}
+}
+
+func historyHandler(finder HistoryFinder, byPath bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller, _ := CallerFrom(r.Context())
+		q, err := historyQuery(r, caller.OU, byPath)
+		if err != nil {
+			WriteError(w, err)
+			return
+		}
+		page, err := finder.Find(r.Context(), q)
+		if errors.Is(err, history.ErrBadCursor) {
+			WriteError(w, invalid("invalid query", []FieldError{{Field: "cursor", Message: "is not a cursor this API returned"}}))
+			return
+		}
+		if err != nil {
+			WriteError(w, internalError(err))
+			return
+		}
+		out := historyPage{MilestoneEvents: make([]milestoneEvent, 0, len(page.Records)), NextCursor: page.Next}
+		for _, rec := range page.Records {
+			out.MilestoneEvents = append(out.MilestoneEvents, toMilestoneEvent(rec))
+		}
+		WriteJSON(w, http.StatusOK, out)
+	})
+}
+
+// historyQuery reads the query parameters, naming each invalid one.
+func historyQuery(r *http.Request, ou string, byPath bool) (history.Query, error) {
+	params := r.URL.Query()
+	q := history.Query{OU: ou, LeadID: params.Get("lead_id"), Cursor: params.Get("cursor"), Trigger: params.Get("trigger_id")}
+	var fields []FieldError
+	if byPath {
+		q.Trigger = r.PathValue("id")
+		if params.Has("trigger_id") {
+			fields = append(fields, FieldError{Field: "trigger_id", Message: "unknown query parameter here: the trigger is in the path"})
+		}
+	}
+	for _, p := range []struct {
+		name string
+		into *time.Time
+	}{{"since", &q.Since}, {"until", &q.Until}} {
+		if v := params.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				fields = append(fields, FieldError{Field: p.name, Message: "must be an RFC 3339 time, such as 2025-01-15T10:00:00Z"})
+				continue
+			}
+			*p.into = t
+		}
+	}
+	if v := params.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			fields = append(fields, FieldError{Field: "limit", Message: "must be an integer from 1 to 1000"})
+		}
+		q.Limit = n
+	}
+	for name := range params {
+		switch name {
+		case "lead_id", "cursor", "trigger_id", "since", "until", "limit":
+		default:
+			fields = append(fields, FieldError{Field: name, Message: "unknown query parameter"})
+		}
+	}
+	if len(fields) > 0 {
+		return q, invalid("invalid query", fields)
+	}
+	return q, nil
+}
+
+func toMilestoneEvent(r history.Record) milestoneEvent {
+	e := milestoneEvent{
+		Kind: r.Kind, FiringID: r.FiringID, TriggerID: r.Trigger, LeadID: r.LeadID, At: r.At,
+		EventID: r.EventID, EventType: r.EventType,
+		Channel: r.Channel, Destination: r.Destination, Attempt: r.Attempt, StatusCode: r.StatusCode,
+		Error: r.Error, Outcome: r.Outcome,
+	}
+	if r.Kind == history.KindFiring {
+		score := r.Score
+		e.Score = &score
+	} else {
+		d := r.DurationMS
+		e.DurationMS = &d
+	}
+	return e
+}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
-	"github.com/leadvibe/milestone-triggers-operator/internal/notify/chatmeta"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/chat"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -41,12 +41,11 @@ type textObject struct {
 	Emoji bool   `json:"emoji,omitempty"`
 }
 
-func plain(s string) textObject  { return textObject{Type: "plain_text", Text: s, Emoji: true} }
 func mrkdwn(s string) textObject { return textObject{Type: "mrkdwn", Text: s} }
 
 // field is a section field: a bold label over an escaped value.
 func field(label, value string) textObject {
-	return mrkdwn("*" + label + "*\n" + escape(chatmeta.Truncate(value, maxFieldRunes)))
+	return mrkdwn("*" + label + "*\n" + escape(chat.Truncate(value, maxFieldRunes)))
 }
 
 // Message returns the Slack incoming-webhook message for a firing of def:
@@ -72,10 +71,10 @@ func Message(f ledger.Firing, def triggerset.Definition, test bool) ([]byte, err
 
 	m := message{
 		Text: prefix + escape(fmt.Sprintf("%s: lead %s reached a score of %s (threshold %s) on %s",
-			chatmeta.Truncate(name, maxHeaderRunes), chatmeta.Truncate(f.Event.LeadID, maxFieldRunes), score, threshold,
-			chatmeta.Truncate(f.Event.EventType, maxFieldRunes))),
+			chat.Truncate(name, maxHeaderRunes), chat.Truncate(f.Event.LeadID, maxFieldRunes), score, threshold,
+			chat.Truncate(f.Event.EventType, maxFieldRunes))),
 		Blocks: []block{
-			{Type: "header", Text: &textObject{Type: "plain_text", Text: chatmeta.Truncate(prefix+name, maxHeaderRunes), Emoji: true}},
+			{Type: "header", Text: &textObject{Type: "plain_text", Text: chat.Truncate(prefix+name, maxHeaderRunes), Emoji: true}},
 			{Type: "section", Fields: []textObject{
 				field("Lead", f.Event.LeadID),
 				field("Score", score),
@@ -89,7 +88,7 @@ func Message(f ledger.Firing, def triggerset.Definition, test bool) ([]byte, err
 		m.Blocks = append(m.Blocks, b)
 	}
 	m.Blocks = append(m.Blocks, block{Type: "context", Elements: []textObject{
-		mrkdwn("Event " + escape(chatmeta.Truncate(f.Event.ID, maxFieldRunes)) + " · Firing " + escape(f.ID)),
+		mrkdwn("Event " + escape(chat.Truncate(f.Event.ID, maxFieldRunes)) + " · Firing " + escape(f.ID)),
 	}})
 
 	var buf bytes.Buffer
@@ -104,7 +103,7 @@ func Message(f ledger.Firing, def triggerset.Definition, test bool) ([]byte, err
 // metadataBlock returns a section showing the event's metadata, or false
 // when it has none.
 func metadataBlock(raw json.RawMessage) (block, bool) {
-	fields, total := chatmeta.Fields(raw)
+	fields, total := chat.Fields(raw)
 	if len(fields) == 0 {
 		return block{}, false
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
-	"github.com/leadvibe/milestone-triggers-operator/internal/notify/chatmeta"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/chat"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -83,17 +83,17 @@ func Message(f ledger.Firing, def triggerset.Definition, test bool) ([]byte, err
 		name = TestPrefix + name
 	}
 	body := []element{
-		textBlock(chatmeta.Truncate(name, maxTitleRunes), "Medium"),
+		textBlock(chat.Truncate(name, maxTitleRunes), "Medium"),
 		{Type: "FactSet", Facts: []fact{
-			{Title: "Lead", Value: chatmeta.Truncate(f.Event.LeadID, maxFactRunes)},
+			{Title: "Lead", Value: chat.Truncate(f.Event.LeadID, maxFactRunes)},
 			{Title: "Score", Value: strconv.FormatInt(f.Score, 10)},
-			{Title: "Event type", Value: chatmeta.Truncate(f.Event.EventType, maxFactRunes)},
+			{Title: "Event type", Value: chat.Truncate(f.Event.EventType, maxFactRunes)},
 			{Title: "Time", Value: f.Event.CreatedAt.UTC().Format(time.RFC3339)},
 			{Title: "Threshold", Value: strconv.FormatInt(f.Threshold, 10)},
-			{Title: "Event id", Value: chatmeta.Truncate(f.Event.ID, maxFactRunes)},
+			{Title: "Event id", Value: chat.Truncate(f.Event.ID, maxFactRunes)},
 		}},
 	}
-	if fields, total := chatmeta.Fields(f.Event.Metadata); len(fields) > 0 {
+	if fields, total := chat.Fields(f.Event.Metadata); len(fields) > 0 {
 		title := "Metadata"
 		if total > len(fields) {
 			title = fmt.Sprintf("Metadata (%d of %d fields)", len(fields), total)

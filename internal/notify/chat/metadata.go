@@ -1,6 +1,4 @@
-// Package chatmeta renders an event's metadata and other user text for
-// chat messages (Slack, Teams): bounded, in document order.
-package chatmeta
+package chat
 
 import (
 	"bytes"

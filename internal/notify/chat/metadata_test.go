@@ -1,4 +1,4 @@
-package chatmeta
+package chat
 
 import "testing"
 

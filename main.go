@@ -310,13 +310,7 @@ func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, addr string, conn *stream.Co
 		TokenReviews:         cs.AuthenticationV1(),
 		SubjectAccessReviews: cs.AuthorizationV1(),
 		Logger:               ctrl.Log.WithName("restapi"),
-		Routes: append([]restapi.Route{restapi.IngestRoute(func(ctx context.Context, ou string, ev stream.Event) (bool, error) {
-			ack, err := stream.Publish(ctx, conn.JS, ou, ev)
-			if err != nil {
-				return false, err
-			}
-			return ack.Duplicate, nil
-		})}, restapi.HistoryRoutes(hist)...),
+		Routes:               append([]restapi.Route{restapi.IngestRoute(conn.JS)}, restapi.HistoryRoutes(hist)...),
 	})
 	if err != nil {
 		return fmt.Errorf("setting up the REST API: %w", err)

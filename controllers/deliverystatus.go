@@ -41,9 +41,8 @@ func (w *DeliveryStatusWriter) NeedLeaderElection() bool { return true }
 
 // Record takes one attempt; it never blocks on the API server.
 func (w *DeliveryStatusWriter) Record(a notify.Attempt) {
-	if a.Channel != notify.ChannelWebhook && a.Channel != notify.ChannelEmail &&
-		a.Channel != notify.ChannelSlack && a.Channel != notify.ChannelTeams {
-		return // waiting for the trigger itself: no channel to report
+	if a.Channel == notify.WaitingForTrigger {
+		return // not a channel: there is no health to report
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()

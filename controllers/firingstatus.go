@@ -44,15 +44,13 @@ type FiringStatusWriter struct {
 // NeedLeaderElection implements manager.LeaderElectionRunnable.
 func (w *FiringStatusWriter) NeedLeaderElection() bool { return true }
 
-// firingTally is what one trigger fired since its last patch.
+// firingTally is what one trigger fired since its last patch: the outbox
+// sequences of its firings (to skip those a restart re-reads) and the
+// newest firing, which is all the status shows of them.
 type firingTally struct {
-	uid     types.UID
-	firings []tallied
-}
-
-type tallied struct {
-	seq    uint64
-	firing ledger.Firing
+	uid    types.UID
+	seqs   []uint64
+	newest ledger.Firing
 }
 
 // Start consumes the outbox until ctx ends.
@@ -121,7 +119,9 @@ func (w *FiringStatusWriter) add(pending map[types.NamespacedName]*firingTally, 
 		t = &firingTally{uid: types.UID(f.TriggerUID)}
 		pending[key] = t
 	}
-	t.firings = append(t.firings, tallied{seq: meta.Sequence.Stream, firing: f})
+	// The outbox is read in order, so each firing is the trigger's newest.
+	t.seqs = append(t.seqs, meta.Sequence.Stream)
+	t.newest = f
 	return meta.Sequence.Stream
 }
 
@@ -151,38 +151,35 @@ func (w *FiringStatusWriter) patch(ctx context.Context, key types.NamespacedName
 	}
 	base := obj.DeepCopy()
 	var counted int64
-	var newest *tallied
-	for i := range t.firings {
-		f := &t.firings[i]
-		if int64(f.seq) <= obj.Status.FiringSequence {
-			continue // counted before a restart
-		}
-		counted++
-		if newest == nil || f.seq > newest.seq {
-			newest = f
+	var last uint64
+	for _, seq := range t.seqs {
+		if int64(seq) > obj.Status.FiringSequence { // not counted before a restart
+			counted++
+			last = seq
 		}
 	}
-	if newest == nil {
+	if counted == 0 {
 		return nil
 	}
+	newest := t.newest
 	obj.Status.FiredCount += counted
-	obj.Status.FiringSequence = int64(newest.seq)
-	firedAt := metav1.NewTime(newest.firing.FiredAt)
+	obj.Status.FiringSequence = int64(last)
+	firedAt := metav1.NewTime(newest.FiredAt)
 	obj.Status.LastFiredTime = &firedAt
 	obj.Status.LastFiring = &triggersv1alpha1.FiringSummary{
-		LeadID:    newest.firing.Event.LeadID,
-		EventID:   newest.firing.Event.ID,
-		EventType: newest.firing.Event.EventType,
-		Score:     newest.firing.Score,
-		FiringID:  newest.firing.ID,
+		LeadID:    newest.Event.LeadID,
+		EventID:   newest.Event.ID,
+		EventType: newest.Event.EventType,
+		Score:     newest.Score,
+		FiringID:  newest.ID,
 	}
 	if err := w.Client.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return err
 	}
 	if w.Recorder != nil {
-		note := fmt.Sprintf("Fired for lead %s (score %d, event %s)", newest.firing.Event.LeadID, newest.firing.Score, newest.firing.Event.ID)
+		note := fmt.Sprintf("Fired for lead %s (score %d, event %s)", newest.Event.LeadID, newest.Score, newest.Event.ID)
 		if counted > 1 {
-			note = fmt.Sprintf("Fired %d times; last for lead %s (score %d, event %s)", counted, newest.firing.Event.LeadID, newest.firing.Score, newest.firing.Event.ID)
+			note = fmt.Sprintf("Fired %d times; last for lead %s (score %d, event %s)", counted, newest.Event.LeadID, newest.Score, newest.Event.ID)
 		}
 		w.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "Fired", "Fire", "%s", note)
 	}

@@ -28,6 +28,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
 )
 
 type options struct {
@@ -36,6 +37,7 @@ type options struct {
 	stateDir  string
 	crdDir    string
 	namespace string
+	rbacDir   string
 }
 
 func main() {
@@ -45,6 +47,7 @@ func main() {
 	flag.StringVar(&o.stateDir, "state-dir", "bin/local-state", "Where the kubeconfig and the operator's log are written.")
 	flag.StringVar(&o.crdDir, "crd-dir", "config/crd/bases", "Directory holding the CRDs to install.")
 	flag.StringVar(&o.namespace, "namespace", "demo", "The demo namespace (OU) to create.")
+	flag.StringVar(&o.rbacDir, "rbac-dir", "config/rbac", "Directory holding the ClusterRoles granted to the demo service account.")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -100,7 +103,7 @@ func run(ctx context.Context, o options) (retErr error) {
 		return fmt.Errorf("creating the demo namespace: %w", err)
 	}
 
-	token, err := demoToken(ctx, clientset, o.namespace)
+	token, err := demoToken(ctx, clientset, o.namespace, o.rbacDir)
 	if err != nil {
 		return fmt.Errorf("creating the demo service account's token: %w", err)
 	}
@@ -220,48 +223,28 @@ Press Ctrl-C here to stop everything.
 // demoToken creates the service account "demo" in the demo OU, lets it
 // edit triggers and publish events there, and returns a token for it
 // (valid 24 hours).
-func demoToken(ctx context.Context, cs kubernetes.Interface, namespace string) (string, error) {
+func demoToken(ctx context.Context, cs kubernetes.Interface, namespace, rbacDir string) (string, error) {
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "demo", Namespace: namespace}}
 	if _, err := cs.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
 		return "", err
 	}
-	role := &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: "milestonetrigger-editor"},
-		Rules: []rbacv1.PolicyRule{{
-			APIGroups: []string{"triggers.leadvibe.io"},
-			Resources: []string{"milestonetriggers"},
-			Verbs:     []string{"get", "list", "watch", "create", "update", "patch", "delete"},
-		}},
-	}
-	if _, err := cs.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		return "", err
-	}
-	binding := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "demo-milestonetrigger-editor", Namespace: namespace},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa.Name, Namespace: namespace}},
-	}
-	if _, err := cs.RbacV1().RoleBindings(namespace).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		return "", err
-	}
-	publisher := &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: "milestonetrigger-event-publisher"},
-		Rules: []rbacv1.PolicyRule{{
-			APIGroups: []string{"triggers.leadvibe.io"},
-			Resources: []string{"milestonetriggers/events"},
-			Verbs:     []string{"create"},
-		}},
-	}
-	if _, err := cs.RbacV1().ClusterRoles().Create(ctx, publisher, metav1.CreateOptions{}); err != nil {
-		return "", err
-	}
-	publishing := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "demo-milestonetrigger-event-publisher", Namespace: namespace},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: publisher.Name},
-		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa.Name, Namespace: namespace}},
-	}
-	if _, err := cs.RbacV1().RoleBindings(namespace).Create(ctx, publishing, metav1.CreateOptions{}); err != nil {
-		return "", err
+	// The ClusterRoles are the ones config/rbac ships, bound in the OU.
+	for _, file := range []string{"milestonetrigger_editor_role.yaml", "milestonetrigger_event_publisher_role.yaml"} {
+		role, err := readClusterRole(filepath.Join(rbacDir, file))
+		if err != nil {
+			return "", err
+		}
+		if _, err := cs.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
+			return "", err
+		}
+		binding := &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "demo-" + role.Name, Namespace: namespace},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa.Name, Namespace: namespace}},
+		}
+		if _, err := cs.RbacV1().RoleBindings(namespace).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+			return "", err
+		}
 	}
 	expiry := int64(24 * 60 * 60)
 	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, sa.Name, &authenticationv1.TokenRequest{
@@ -311,6 +294,19 @@ func stopProcess(cmd *exec.Cmd, exited <-chan error) error {
 		<-exited
 		return errors.New("the operator did not stop within 20s and was killed")
 	}
+}
+
+// readClusterRole reads a ClusterRole manifest.
+func readClusterRole(path string) (*rbacv1.ClusterRole, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	role := &rbacv1.ClusterRole{}
+	if err := yaml.UnmarshalStrict(data, role); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return role, nil
 }
 
 func freeLoopbackAddr() (string, error) {

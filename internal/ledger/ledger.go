@@ -41,9 +41,6 @@ func FiringsSubject(ou, firingID string) string {
 	return firingsSubjectPrefix + ou + "." + firingID
 }
 
-// FiringsFilter selects the outbox subjects of one OU, or of all with "*".
-func FiringsFilter(ou string) string { return firingsSubjectPrefix + ou + ".*" }
-
 // Ledger reads and writes lead states and the firing outbox.
 type Ledger struct {
 	js     jetstream.JetStream

@@ -189,7 +189,7 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
 	def, ok := d.Triggers.Get(types.NamespacedName{Namespace: f.OU, Name: f.Trigger})
 	var next time.Time
 	if ok && string(def.UID) == f.TriggerUID {
-		delete(state.Channels, waitingForTrigger)
+		delete(state.Channels, WaitingForTrigger)
 		for _, n := range d.Notifiers {
 			if n.Configured(def) {
 				next = earliest(next, d.due(ctx, f, def, n, state.channel(n.Channel())))
@@ -199,7 +199,7 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
 		// The trigger is not in the set: deleted, or not Ready (a Secret is
 		// missing). Its destinations are unknown until it comes back, so the
 		// firing waits on the retry schedule, then is dead-lettered.
-		next = d.due(ctx, f, def, nil, state.channel(waitingForTrigger))
+		next = d.due(ctx, f, def, nil, state.channel(WaitingForTrigger))
 	}
 	if err := d.states.save(ctx, f.ID, state); err != nil {
 		log.Error(err, "Saving the delivery state; the firing will be redelivered")
@@ -213,9 +213,10 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
 	_ = msg.NakWithDelay(max(time.Until(next), 0))
 }
 
-// waitingForTrigger is the delivery-state entry of a firing whose trigger
-// is not available.
-const waitingForTrigger = "trigger"
+// WaitingForTrigger is the channel name of the attempts (and delivery
+// state) of a firing whose trigger is not available: not a notification
+// channel, so status reports no health for it, but history shows it.
+const WaitingForTrigger = "trigger"
 
 // due makes the channel's attempt when it is due and returns when the
 // next one is, or the zero time when the channel is finished.
@@ -238,7 +239,7 @@ func (d *Dispatcher) due(ctx context.Context, f ledger.Firing, def triggerset.De
 func (d *Dispatcher) attempt(ctx context.Context, f ledger.Firing, def triggerset.Definition, n Notifier, ch *channelState) {
 	ch.Attempts++
 	start := d.Now()
-	a := Attempt{FiringID: f.ID, OU: f.OU, Trigger: f.Trigger, LeadID: f.Event.LeadID, Channel: waitingForTrigger, Number: ch.Attempts, At: start}
+	a := Attempt{FiringID: f.ID, OU: f.OU, Trigger: f.Trigger, LeadID: f.Event.LeadID, Channel: WaitingForTrigger, Number: ch.Attempts, At: start}
 	var err error
 	if n != nil {
 		a.Channel, a.Destination = n.Channel(), n.Destination(def)

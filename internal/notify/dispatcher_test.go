@@ -370,7 +370,7 @@ func TestAFiringWaitsForItsTrigger(t *testing.T) {
 	time.Sleep(150 * time.Millisecond)
 	f.triggers.Upsert(def)
 	attempts := f.waitOutcome(firing.ID, OutcomeDelivered)
-	if attempts[0].Channel != waitingForTrigger {
+	if attempts[0].Channel != WaitingForTrigger {
 		t.Fatalf("attempts = %+v, want a wait for the trigger first", attempts)
 	}
 }

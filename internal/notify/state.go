@@ -33,7 +33,6 @@ type channelState struct {
 // deliveryState is a firing's progress on every channel.
 type deliveryState struct {
 	Channels map[string]*channelState `json:"channels"`
-	revision uint64
 }
 
 func (s *deliveryState) channel(name string) *channelState {
@@ -77,7 +76,6 @@ func (s *states) load(ctx context.Context, firingID string) (*deliveryState, err
 	if st.Channels == nil {
 		st.Channels = map[string]*channelState{}
 	}
-	st.revision = entry.Revision()
 	return st, nil
 }
 

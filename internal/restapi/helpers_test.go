@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -16,6 +18,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/yaml"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
 )
@@ -30,19 +33,19 @@ var counter atomic.Int64
 
 func next() int64 { return counter.Add(1) }
 
+// createClusterRoles installs the ClusterRoles config/rbac ships for REST
+// callers, so the tests check the shipped roles themselves.
 func createClusterRoles() {
-	for name, verbs := range map[string][]string{
-		viewerRole: {"get", "list", "watch"},
-		editorRole: {"get", "list", "watch", "create", "update", "patch", "delete"},
+	for _, file := range []string{
+		"milestonetrigger_viewer_role.yaml",
+		"milestonetrigger_editor_role.yaml",
+		"milestonetrigger_event_publisher_role.yaml",
 	} {
-		Expect(k8sClient.Create(suiteCtx, &rbacv1.ClusterRole{
-			ObjectMeta: metav1.ObjectMeta{Name: name},
-			Rules: []rbacv1.PolicyRule{{
-				APIGroups: []string{"triggers.leadvibe.io"},
-				Resources: []string{"milestonetriggers"},
-				Verbs:     verbs,
-			}},
-		})).To(Succeed())
+		data, err := os.ReadFile(filepath.Join("..", "..", "config", "rbac", file))
+		Expect(err).NotTo(HaveOccurred())
+		role := &rbacv1.ClusterRole{}
+		Expect(yaml.UnmarshalStrict(data, role)).To(Succeed(), file)
+		Expect(k8sClient.Create(suiteCtx, role)).To(Succeed())
 	}
 }
 

@@ -1,10 +1,11 @@
 package restapi
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
@@ -13,10 +14,6 @@ import (
 // "create" on milestonetriggers/events in the OU. The
 // milestonetrigger-event-publisher ClusterRole grants it.
 const EventsSubresource = "events"
-
-// EventPublisher puts events on an OU's stream; stream.Publish with a
-// JetStream context is the real one.
-type EventPublisher func(ctx context.Context, ou string, ev stream.Event) (duplicate bool, err error)
 
 // acceptedEvent is one event of an ingest answer.
 type acceptedEvent struct {
@@ -37,7 +34,7 @@ type ingestResponse struct {
 // ("events[3].score"). Accepted events are published with their id as the
 // message id; a duplicate within the stream's window is reported, not
 // published twice. 202 says the events are durably in the stream.
-func IngestRoute(publish EventPublisher) Route {
+func IngestRoute(js jetstream.JetStream) Route {
 	return Route{
 		Pattern:     "POST /events",
 		Verb:        "create",
@@ -56,13 +53,13 @@ func IngestRoute(publish EventPublisher) Route {
 			}
 			resp := ingestResponse{Events: make([]acceptedEvent, 0, len(events))}
 			for _, ev := range events {
-				dup, err := publish(r.Context(), caller.OU, ev)
+				ack, err := stream.Publish(r.Context(), js, caller.OU, ev)
 				if err != nil {
 					WriteError(w, internalError(err))
 					return
 				}
-				resp.Events = append(resp.Events, acceptedEvent{ID: ev.ID, Duplicate: dup})
-				if !dup {
+				resp.Events = append(resp.Events, acceptedEvent{ID: ev.ID, Duplicate: ack.Duplicate})
+				if !ack.Duplicate {
 					resp.Accepted++
 				}
 			}

@@ -8,7 +8,6 @@ import (
 	. "github.com/onsi/gomega"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
@@ -17,20 +16,6 @@ import (
 const publisherRole = "milestonetrigger-event-publisher"
 
 var _ = Describe("POST /events", func() {
-	BeforeEach(func() {
-		role := &rbacv1.ClusterRole{
-			ObjectMeta: metav1.ObjectMeta{Name: publisherRole},
-			Rules: []rbacv1.PolicyRule{{
-				APIGroups: []string{"triggers.leadvibe.io"},
-				Resources: []string{"milestonetriggers/events"},
-				Verbs:     []string{"create"},
-			}},
-		}
-		if err := k8sClient.Create(suiteCtx, role); err != nil {
-			Expect(apierrors.IsAlreadyExists(err)).To(BeTrue(), err.Error())
-		}
-	})
-
 	lastOnSubject := func(ou string) stream.Event {
 		GinkgoHelper()
 		st, err := eventStream.JS.Stream(suiteCtx, stream.EventsStream)

@@ -105,19 +105,12 @@ var _ = BeforeSuite(func() {
 	eventStream, err = stream.Open(suiteCtx, stream.Config{DataDir: GinkgoT().TempDir(), Sync: stream.SyncPolicy{Always: true}})
 	Expect(err).NotTo(HaveOccurred())
 	Expect(stream.EnsureStreams(suiteCtx, eventStream.JS, stream.DefaultRetention)).To(Succeed())
-	publish := func(ctx context.Context, ou string, ev stream.Event) (bool, error) {
-		ack, err := stream.Publish(ctx, eventStream.JS, ou, ev)
-		if err != nil {
-			return false, err
-		}
-		return ack.Duplicate, nil
-	}
 
 	historyStore, err = history.Open(suiteCtx, eventStream.JS, time.Hour)
 	Expect(err).NotTo(HaveOccurred())
 
 	srv, err := New(Options{
-		Routes:               append([]Route{IngestRoute(publish)}, HistoryRoutes(historyStore)...),
+		Routes:               append([]Route{IngestRoute(eventStream.JS)}, HistoryRoutes(historyStore)...),
 		Addr:                 "127.0.0.1:0",
 		Cache:                mgr.GetCache(),
 		APIReader:            mgr.GetAPIReader(),

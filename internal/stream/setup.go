@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -64,7 +63,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, ou string, ev Event) (
 // stream.
 func Reject(ctx context.Context, js jetstream.JetStream, ou string, seq uint64, data []byte, reason error) error {
 	msg := &nats.Msg{Subject: RejectedSubject(ou), Data: data, Header: nats.Header{}}
-	msg.Header.Set("Leadvibe-Reason", clip(reason.Error(), 1024))
+	msg.Header.Set("Leadvibe-Reason", shorten(reason.Error(), 1024))
 	msg.Header.Set("Leadvibe-Stream-Sequence", fmt.Sprint(seq))
 	_, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(fmt.Sprintf("rejected-%d", seq)))
 	return err
@@ -72,14 +71,3 @@ func Reject(ctx context.Context, js jetstream.JetStream, ou string, seq uint64, 
 
 // ErrNoOU is returned for a message on a subject that names no OU.
 var ErrNoOU = errors.New("the subject names no OU")
-
-// clip shortens s to at most n bytes without splitting a UTF-8 sequence.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}

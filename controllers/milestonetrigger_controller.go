@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/resolve"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -73,21 +74,20 @@ func (r *MilestoneTriggerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 // Secrets brings it back. Anything else is returned to be retried.
 func (r *MilestoneTriggerReconciler) reconcile(ctx context.Context, obj *triggersv1alpha1.MilestoneTrigger) error {
 	key := client.ObjectKeyFromObject(obj)
-	destinations, err := r.resolveDestinations(ctx, obj)
-	var invalid *configError
+	arm(obj)
+	def, err := resolve.Resolver{Reader: r.APIReader}.Definition(ctx, obj)
+	var invalid *resolve.ConfigError
 	switch {
 	case errors.As(err, &invalid):
 		r.Triggers.Delete(key)
 		obj.Status.ArmedGeneration = 0
-		markNotReady(obj, invalid.reason, invalid.message)
-		log.FromContext(ctx).Info("Trigger not accepted", "reason", invalid.reason, "message", invalid.message)
+		markNotReady(obj, invalid.Reason, invalid.Message)
+		log.FromContext(ctx).Info("Trigger not accepted", "reason", invalid.Reason, "message", invalid.Message)
 		return nil
 	case err != nil:
 		return err
 	}
-
-	arm(obj)
-	r.Triggers.Upsert(definitionOf(obj, destinations))
+	r.Triggers.Upsert(def)
 	markReady(obj)
 	return nil
 }
@@ -101,24 +101,5 @@ func arm(obj *triggersv1alpha1.MilestoneTrigger) {
 		obj.Status.ArmedGeneration = 0
 	case obj.Status.ArmedGeneration == 0:
 		obj.Status.ArmedGeneration = obj.Generation
-	}
-}
-
-// definitionOf is the evaluator's view of an accepted trigger.
-func definitionOf(obj *triggersv1alpha1.MilestoneTrigger, destinations triggerset.Destinations) triggerset.Definition {
-	var threshold int64
-	if obj.Spec.ScoreThreshold != nil {
-		threshold = *obj.Spec.ScoreThreshold
-	}
-	return triggerset.Definition{
-		Key:          client.ObjectKeyFromObject(obj),
-		UID:          obj.UID,
-		Generation:   obj.Generation,
-		DisplayName:  obj.Spec.DisplayName,
-		EventType:    obj.Spec.EventType,
-		Threshold:    threshold,
-		Active:       obj.IsActive(),
-		Epoch:        uint64(obj.Status.ArmedGeneration),
-		Destinations: destinations,
 	}
 }

@@ -1,4 +1,4 @@
-package controllers
+package resolve
 
 import (
 	"context"
@@ -7,23 +7,57 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
-// configError is a problem with what the user declared, which retrying
-// will not fix. Its message never contains a secret value.
-type configError struct {
-	reason  string
-	message string
+// ConfigError is a problem with what the user declared, which retrying
+// will not fix: Reason is the Ready condition's reason. Its message never
+// contains a secret value.
+type ConfigError struct {
+	Reason  string
+	Message string
 }
 
-func (e *configError) Error() string { return e.reason + ": " + e.message }
+func (e *ConfigError) Error() string { return e.Reason + ": " + e.Message }
 
-// resolveDestinations turns the spec's destinations into the trigger set's,
+// Resolver reads the Secrets a trigger references. Reader should read the
+// API server directly (a manager's APIReader), so that no Secret data sits
+// in a cache.
+type Resolver struct {
+	Reader client.Reader
+}
+
+// Definition is the evaluator's and the notifiers' view of obj, with every
+// referenced Secret read. A *ConfigError says what the user must fix; any
+// other error is worth retrying.
+func (r Resolver) Definition(ctx context.Context, obj *triggersv1alpha1.MilestoneTrigger) (triggerset.Definition, error) {
+	destinations, err := r.destinations(ctx, obj)
+	if err != nil {
+		return triggerset.Definition{}, err
+	}
+	var threshold int64
+	if obj.Spec.ScoreThreshold != nil {
+		threshold = *obj.Spec.ScoreThreshold
+	}
+	return triggerset.Definition{
+		Key:          client.ObjectKeyFromObject(obj),
+		UID:          obj.UID,
+		Generation:   obj.Generation,
+		DisplayName:  obj.Spec.DisplayName,
+		EventType:    obj.Spec.EventType,
+		Threshold:    threshold,
+		Active:       obj.IsActive(),
+		Epoch:        uint64(obj.Status.ArmedGeneration),
+		Destinations: destinations,
+	}, nil
+}
+
+// destinations turns the spec's destinations into the trigger set's,
 // reading every referenced Secret.
-func (r *MilestoneTriggerReconciler) resolveDestinations(ctx context.Context, obj *triggersv1alpha1.MilestoneTrigger) (triggerset.Destinations, error) {
+func (r Resolver) destinations(ctx context.Context, obj *triggersv1alpha1.MilestoneTrigger) (triggerset.Destinations, error) {
 	spec := obj.Spec
 	d := triggerset.Destinations{
 		EmailSubject:   spec.EmailSubject,
@@ -66,7 +100,7 @@ func (r *MilestoneTriggerReconciler) resolveDestinations(ctx context.Context, ob
 
 // resolveURL returns the inline URL, or the one held by the Secret
 // reference (the schema allows at most one of them).
-func (r *MilestoneTriggerReconciler) resolveURL(ctx context.Context, namespace string, inline *triggersv1alpha1.HTTPURL, ref *triggersv1alpha1.SecretKeyRef, field string) (triggerset.Credential, error) {
+func (r Resolver) resolveURL(ctx context.Context, namespace string, inline *triggersv1alpha1.HTTPURL, ref *triggersv1alpha1.SecretKeyRef, field string) (triggerset.Credential, error) {
 	switch {
 	case inline != nil:
 		return triggerset.NewCredential(string(*inline)), nil
@@ -85,31 +119,31 @@ func (r *MilestoneTriggerReconciler) resolveURL(ctx context.Context, namespace s
 }
 
 // secretValue reads one key of a Secret in the trigger's namespace.
-func (r *MilestoneTriggerReconciler) secretValue(ctx context.Context, namespace string, ref triggersv1alpha1.SecretKeyRef, field string) (string, error) {
+func (r Resolver) secretValue(ctx context.Context, namespace string, ref triggersv1alpha1.SecretKeyRef, field string) (string, error) {
 	secret := &corev1.Secret{}
-	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, secret)
+	err := r.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, secret)
 	switch {
 	case apierrors.IsNotFound(err):
-		return "", &configError{
-			reason:  triggersv1alpha1.ReasonSecretNotFound,
-			message: fmt.Sprintf("Secret %q referenced by %s does not exist in namespace %q", ref.Name, field, namespace),
+		return "", &ConfigError{
+			Reason:  triggersv1alpha1.ReasonSecretNotFound,
+			Message: fmt.Sprintf("Secret %q referenced by %s does not exist in namespace %q", ref.Name, field, namespace),
 		}
 	case err != nil:
 		return "", fmt.Errorf("reading Secret %q referenced by %s: %w", ref.Name, field, err)
 	}
 	value, ok := secret.Data[ref.Key]
 	if !ok {
-		return "", &configError{
-			reason:  triggersv1alpha1.ReasonSecretKeyNotFound,
-			message: fmt.Sprintf("Secret %q referenced by %s has no key %q", ref.Name, field, ref.Key),
+		return "", &ConfigError{
+			Reason:  triggersv1alpha1.ReasonSecretKeyNotFound,
+			Message: fmt.Sprintf("Secret %q referenced by %s has no key %q", ref.Name, field, ref.Key),
 		}
 	}
 	return string(value), nil
 }
 
 func invalidValue(ref triggersv1alpha1.SecretKeyRef, field string, err error) error {
-	return &configError{
-		reason:  triggersv1alpha1.ReasonInvalidSecretValue,
-		message: fmt.Sprintf("key %q of Secret %q referenced by %s: %v", ref.Key, ref.Name, field, err),
+	return &ConfigError{
+		Reason:  triggersv1alpha1.ReasonInvalidSecretValue,
+		Message: fmt.Sprintf("key %q of Secret %q referenced by %s: %v", ref.Key, ref.Name, field, err),
 	}
 }

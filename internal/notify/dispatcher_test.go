@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -393,17 +394,23 @@ func TestADeadLetterCanBeResent(t *testing.T) {
 
 	firing := f.fire("f-resend")
 	f.waitOutcome(firing.ID, OutcomeDeadLettered)
-	if err := Resend(context.Background(), f.conn.JS, "demo", "unknown"); err == nil {
-		t.Fatal("re-sending a firing without dead letters succeeded")
+	if err := Resend(context.Background(), f.conn.JS, "demo", firing.Trigger, "unknown"); !errors.Is(err, ErrFiringNotFound) {
+		t.Fatalf("re-sending an unknown firing: %v, want ErrFiringNotFound", err)
 	}
 
 	mu.Lock()
 	fail = false
 	mu.Unlock()
-	if err := Resend(context.Background(), f.conn.JS, "demo", firing.ID); err != nil {
+	if err := Resend(context.Background(), f.conn.JS, "demo", "another-trigger", firing.ID); !errors.Is(err, ErrFiringNotFound) {
+		t.Fatalf("re-sending through another trigger: %v, want ErrFiringNotFound", err)
+	}
+	if err := Resend(context.Background(), f.conn.JS, "demo", firing.Trigger, firing.ID); err != nil {
 		t.Fatal(err)
 	}
 	f.waitOutcome(firing.ID, OutcomeDelivered)
+	if err := Resend(context.Background(), f.conn.JS, "demo", firing.Trigger, firing.ID); !errors.Is(err, ErrNotDeadLettered) {
+		t.Fatalf("re-sending a delivered firing: %v, want ErrNotDeadLettered", err)
+	}
 	ids, _ := rcv.requests()
 	if len(ids) != 2 {
 		t.Fatalf("receiver saw %d requests, want the failure and the re-send", len(ids))

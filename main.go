@@ -37,6 +37,7 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/webhook"
 	"github.com/leadvibe/milestone-triggers-operator/internal/pipeline"
 	"github.com/leadvibe/milestone-triggers-operator/internal/restapi"
+	"github.com/leadvibe/milestone-triggers-operator/internal/simulate"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
@@ -228,7 +229,11 @@ func run(o options) error {
 	}
 
 	if o.apiAddr != "0" {
-		if err := addRESTAPI(mgr, cfg, o.apiAddr, conn, hist); err != nil {
+		sim := simulate.Config{Notifiers: notifiers}
+		if o.smtpAddr != "" {
+			sim.EmailFrom = o.smtpFrom
+		}
+		if err := addRESTAPI(mgr, cfg, o.apiAddr, conn, hist, sim); err != nil {
 			return err
 		}
 	}
@@ -297,7 +302,7 @@ func buildNotifiers(o options) ([]notify.Notifier, error) {
 // addRESTAPI serves the product's /triggers API on the custom resources,
 // authenticating callers with TokenReview and authorizing each call with
 // a SubjectAccessReview in the caller's OU.
-func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, addr string, conn *stream.Conn, hist *history.Store) error {
+func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, addr string, conn *stream.Conn, hist *history.Store, sim simulate.Config) error {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -310,7 +315,11 @@ func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, addr string, conn *stream.Co
 		TokenReviews:         cs.AuthenticationV1(),
 		SubjectAccessReviews: cs.AuthorizationV1(),
 		Logger:               ctrl.Log.WithName("restapi"),
-		Routes:               append([]restapi.Route{restapi.IngestRoute(conn.JS)}, restapi.HistoryRoutes(hist)...),
+		Routes: append([]restapi.Route{
+			restapi.IngestRoute(conn.JS),
+			restapi.SimulateRoute(mgr.GetCache(), mgr.GetAPIReader(), sim),
+			restapi.ResendRoute(conn.JS),
+		}, restapi.HistoryRoutes(hist)...),
 	})
 	if err != nil {
 		return fmt.Errorf("setting up the REST API: %w", err)

@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -66,18 +67,24 @@ func internalError(cause error) *Error {
 }
 
 // WriteJSON writes v as the JSON body of a response with the given status.
+// HTML is not escaped (a rendered email's HTML reads as written): the
+// response is application/json with nosniff, never rendered as HTML.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	body := []byte(`{"error":{"status":500,"message":"internal server error"}}` + "\n")
+	if err := enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError
-		body = []byte(`{"error":{"status":500,"message":"internal server error"}}`)
+	} else {
+		body = buf.Bytes()
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body)
 }
 
 // WriteError writes err in the shim's error shape. An *Error is written as

@@ -23,7 +23,13 @@ import (
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
 	"github.com/leadvibe/milestone-triggers-operator/internal/history"
+	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/webhook"
+	"github.com/leadvibe/milestone-triggers-operator/internal/simulate"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
 // The suite serves the shim, in a manager for its cache, against a real
@@ -36,15 +42,19 @@ var (
 	eventStream *stream.Conn
 	// historyStore is the history behind the history endpoints.
 	historyStore *history.Store
-	testEnv      *envtest.Environment
-	cfg          *rest.Config
-	k8sClient    client.Client
-	clientset    kubernetes.Interface
-	apiServer    *httptest.Server
-	testScheme   = runtime.NewScheme()
-	suiteCtx     context.Context
-	cancel       context.CancelFunc
-	managerRan   chan error
+	// firingLedger commits the firings the dispatcher delivers, and
+	// dispatchTriggers holds the definitions it delivers them for.
+	firingLedger     *ledger.Ledger
+	dispatchTriggers = triggerset.NewMemory()
+	testEnv          *envtest.Environment
+	cfg              *rest.Config
+	k8sClient        client.Client
+	clientset        kubernetes.Interface
+	apiServer        *httptest.Server
+	testScheme       = runtime.NewScheme()
+	suiteCtx         context.Context
+	cancel           context.CancelFunc
+	managerRan       chan error
 )
 
 // alice and bob authenticate with static tokens; alice belongs to the
@@ -108,9 +118,16 @@ var _ = BeforeSuite(func() {
 
 	historyStore, err = history.Open(suiteCtx, eventStream.JS, time.Hour)
 	Expect(err).NotTo(HaveOccurred())
+	firingLedger, err = ledger.Open(suiteCtx, eventStream.JS, ledger.DefaultRetention)
+	Expect(err).NotTo(HaveOccurred())
+	notifiers := []notify.Notifier{webhook.New(safehttp.NewClient(safehttp.DefaultDeny, 5*time.Second))}
 
 	srv, err := New(Options{
-		Routes:               append([]Route{IngestRoute(eventStream.JS)}, HistoryRoutes(historyStore)...),
+		Routes: append([]Route{
+			IngestRoute(eventStream.JS),
+			SimulateRoute(mgr.GetCache(), mgr.GetAPIReader(), simulate.Config{EmailFrom: "Triggers <triggers@example.com>", Notifiers: notifiers}),
+			ResendRoute(eventStream.JS),
+		}, HistoryRoutes(historyStore)...),
 		Addr:                 "127.0.0.1:0",
 		Cache:                mgr.GetCache(),
 		APIReader:            mgr.GetAPIReader(),
@@ -123,6 +140,12 @@ var _ = BeforeSuite(func() {
 	// The manager runs the server too, so its start and graceful stop are
 	// exercised; the specs call its handler through httptest.
 	Expect(mgr.Add(srv)).To(Succeed())
+	// A dispatcher delivers the firings the re-send specs commit, to the
+	// triggers they put in dispatchTriggers, with a compressed schedule.
+	Expect(mgr.Add(&notify.Dispatcher{
+		JS: eventStream.JS, Triggers: dispatchTriggers, Notifiers: notifiers,
+		Log: logf.Log.WithName("dispatcher"), Schedule: notify.Schedule{0, 100 * time.Millisecond},
+	})).To(Succeed())
 	managerRan = make(chan error, 1)
 	go func() {
 		defer GinkgoRecover()

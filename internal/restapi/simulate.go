@@ -1,0 +1,160 @@
+package restapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/resolve"
+	"github.com/leadvibe/milestone-triggers-operator/internal/simulate"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+)
+
+// SimulateSubresource is what a simulation is authorized on: the verb
+// "create" on milestonetriggers/simulate for the trigger. The
+// milestonetrigger-editor ClusterRole grants it, since a simulation can
+// send test notifications.
+const SimulateSubresource = "simulate"
+
+// maxSimulateBytes bounds a simulate request: one event and a few fields.
+const maxSimulateBytes = stream.MaxEventBytes + 4<<10
+
+// SimulateRoute serves POST /triggers/{id}/simulate: it evaluates the
+// request's event against the trigger, active or not, with the real
+// evaluator, and answers 200 with whether it would fire, the SPEC rule that
+// decides, and every notification rendered exactly; test notifications are
+// sent only when the request asks. cache reads the trigger (the informer
+// cache); secrets reads the Secrets it references, straight from the API
+// server. 409 when a referenced Secret is missing or invalid.
+func SimulateRoute(cache, secrets client.Reader, cfg simulate.Config) Route {
+	return Route{
+		Pattern:     "POST /triggers/{id}/simulate",
+		Verb:        "create",
+		Subresource: SimulateSubresource,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			caller, _ := CallerFrom(r.Context())
+			if err := serveSimulate(w, r, caller.OU, cache, secrets, cfg); err != nil {
+				WriteError(w, err)
+			}
+		}),
+	}
+}
+
+func serveSimulate(w http.ResponseWriter, r *http.Request, ou string, cache, secrets client.Reader, cfg simulate.Config) error {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	if !validID(id) {
+		return notFound(ou, id)
+	}
+	body, err := readBody(w, r, maxSimulateBytes, mediaJSON)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	req, err := decodeSimulateRequest(body, now)
+	if err != nil {
+		return err
+	}
+	mt := &triggersv1alpha1.MilestoneTrigger{}
+	if err := cache.Get(ctx, types.NamespacedName{Namespace: ou, Name: id}, mt); err != nil {
+		return fromKube(err, ou, id)
+	}
+	if mt.DeletionTimestamp != nil {
+		return notFound(ou, id)
+	}
+	def, err := resolve.Resolver{Reader: secrets}.Definition(ctx, mt)
+	var config *resolve.ConfigError
+	switch {
+	case errors.As(err, &config):
+		return newError(http.StatusConflict, "trigger "+id+" cannot be simulated until its configuration is fixed: "+config.Message)
+	case err != nil:
+		return internalError(err)
+	}
+	res, err := simulate.Run(ctx, cfg, def, req, now)
+	var input *simulate.InputError
+	switch {
+	case errors.As(err, &input):
+		return invalid("invalid simulation", []FieldError{{Field: input.Field, Message: input.Message}})
+	case err != nil:
+		return internalError(err)
+	}
+	WriteJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// decodeSimulateRequest decodes {"event": {...}, "previous_score": n,
+// "pending_crossing": b, "send_test_notifications": b} strictly. The event
+// is decoded by the stream's own codec from its exact bytes, so that its
+// metadata is what a published event would carry; its problems are named
+// "event.<field>".
+func decodeSimulateRequest(body []byte, now time.Time) (simulate.Request, error) {
+	tree, err := parseJSON(body)
+	if err != nil {
+		return simulate.Request{}, err
+	}
+	obj, ok := tree.(map[string]any)
+	if !ok {
+		return simulate.Request{}, invalid("invalid simulation", []FieldError{{Field: "body", Message: "must be a JSON object"}})
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return simulate.Request{}, newError(http.StatusBadRequest, "request body is not valid JSON")
+	}
+	var req simulate.Request
+	d := &fieldDecoder{}
+	for _, k := range sortedKeys(obj) {
+		v := obj[k]
+		switch k {
+		case "event":
+			if _, ok := d.object(k, v); !ok {
+				if v == nil {
+					d.fail(k, "is required")
+				}
+				continue
+			}
+			ev, err := stream.DecodeEvent(raw[k], now)
+			var de *stream.DecodeError
+			switch {
+			case errors.As(err, &de):
+				for _, fe := range de.Errors {
+					field := "event"
+					if fe.Field != "" {
+						field += "." + fe.Field
+					}
+					d.fail(field, fe.Message)
+				}
+			case err != nil:
+				d.fail(k, err.Error())
+			}
+			req.Event = ev
+		case "previous_score":
+			if n, ok := d.integer(k, v); ok {
+				if n > stream.MaxScore || n < -stream.MaxScore {
+					d.fail(k, "must be an integer between -1000000000000000 and 1000000000000000, as event scores are")
+					continue
+				}
+				req.PreviousScore = &n
+			}
+		case "pending_crossing":
+			req.PendingCrossing = derefBool(d.boolean(k, v))
+		case "send_test_notifications":
+			req.SendTestNotifications = derefBool(d.boolean(k, v))
+		default:
+			d.fail(k, "unknown field")
+		}
+	}
+	if _, ok := obj["event"]; !ok {
+		d.fail("event", "is required")
+	}
+	if len(d.errs) > 0 {
+		return simulate.Request{}, invalid("invalid simulation", d.errs)
+	}
+	return req, nil
+}
+
+func derefBool(b *bool) bool { return b != nil && *b }

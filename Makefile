@@ -13,6 +13,7 @@ export KUBEBUILDER_ASSETS ?= $(CONTROL_PLANE_DIR)
 
 IMG ?= ghcr.io/leadvibe/milestone-triggers-operator:dev
 GO_TEST_FLAGS ?= -race -count=1
+FUZZTIME ?= 10s
 
 SHELL := /usr/bin/env bash -o pipefail
 .SHELLFLAGS := -ec
@@ -47,6 +48,10 @@ vet: ## Run go vet.
 .PHONY: test
 test: control-plane ## Run all tests, envtest suites against the source-built kube-apiserver and etcd.
 	go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each, after `make test` has run their seed corpora.
+	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
 
 ##@ Build
 

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
 )
 
 // Names of the ledger's JetStream assets.
@@ -134,6 +136,9 @@ func (l *Ledger) Snapshot(ctx context.Context, states map[string]LeadState, thro
 
 // CommitFirings writes firings to the outbox. A firing already there (the
 // same id offered again after a crash) is left as it is, not duplicated.
+// The firings written and those refused as already there are counted in
+// milestone_triggers_firings_total and _firing_duplicates_total, so the
+// first counts each firing once across restarts.
 func (l *Ledger) CommitFirings(ctx context.Context, firings []Firing) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(firings))
 	for i := range firings {
@@ -148,7 +153,11 @@ func (l *Ledger) CommitFirings(ctx context.Context, firings []Firing) error {
 		}
 		futures = append(futures, f)
 	}
-	if err := awaitAll(ctx, futures, alreadyWritten); err != nil {
+	n, err := awaitAll(ctx, futures, alreadyWritten)
+	// Counted even when some writes failed: those written are written, and
+	// the caller's retry finds them already there.
+	metrics.WrittenFirings(n.stored, n.ignored)
+	if err != nil {
 		return fmt.Errorf("writing firings: %w", err)
 	}
 	return nil
@@ -168,7 +177,7 @@ func (l *Ledger) CommitStates(ctx context.Context, states map[string]LeadState) 
 		}
 		futures = append(futures, f)
 	}
-	if err := awaitAll(ctx, futures, nil); err != nil {
+	if _, err := awaitAll(ctx, futures, nil); err != nil {
 		return fmt.Errorf("writing lead states: %w", err)
 	}
 	return nil
@@ -183,20 +192,30 @@ func alreadyWritten(err error) bool {
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
+// acks counts the publishes of awaitAll: stored by the stream, and
+// refused with an error that the caller ignores.
+type acks struct{ stored, ignored int }
+
 // awaitAll waits for every publish acknowledgement; an error for which
 // ignore returns true is not a failure.
-func awaitAll(ctx context.Context, futures []jetstream.PubAckFuture, ignore func(error) bool) error {
-	var errs []error
+func awaitAll(ctx context.Context, futures []jetstream.PubAckFuture, ignore func(error) bool) (acks, error) {
+	var (
+		n    acks
+		errs []error
+	)
 	for _, f := range futures {
 		select {
 		case <-f.Ok():
+			n.stored++
 		case err := <-f.Err():
 			if ignore == nil || !ignore(err) {
 				errs = append(errs, err)
+			} else {
+				n.ignored++
 			}
 		case <-ctx.Done():
-			return ctx.Err()
+			return n, ctx.Err()
 		}
 	}
-	return errors.Join(errs...)
+	return n, errors.Join(errs...)
 }

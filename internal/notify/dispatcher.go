@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -94,6 +95,10 @@ func (d *Dispatcher) defaults() {
 		d.Jitter = rand.Float64
 	}
 	d.hosts = newLimiter(d.PerDestination)
+	for _, n := range d.Notifiers {
+		metrics.InitChannel(n.Channel())
+	}
+	metrics.InitChannel(WaitingForTrigger)
 }
 
 // Start delivers until ctx ends, then waits for the attempts under way.
@@ -261,16 +266,37 @@ func (d *Dispatcher) attempt(ctx context.Context, f ledger.Firing, def triggerse
 		}
 	}
 	a.Outcome = ch.Outcome
+	d.record(f, n != nil, a)
 	if d.OnAttempt != nil {
 		d.OnAttempt(a)
 	}
 	d.Log.V(1).Info("Delivery attempt", "firing", f.ID, "channel", a.Channel, "attempt", a.Number, "outcome", a.Outcome, "error", a.Error)
 }
 
+// record counts an attempt in the metrics; sent is false for the wait
+// for a trigger, which sends nothing and has no duration worth observing.
+func (d *Dispatcher) record(f ledger.Firing, sent bool, a Attempt) {
+	switch a.Outcome {
+	case OutcomeDelivered:
+		metrics.DeliveryAttempt(a.Channel, metrics.OutcomeDelivered)
+		if !f.FiredAt.IsZero() {
+			metrics.ObserveFiringToDelivery(a.Channel, d.Now().Sub(f.FiredAt))
+		}
+	case OutcomeDeadLettered:
+		metrics.DeliveryAttempt(a.Channel, metrics.OutcomeDeadLettered)
+	default:
+		metrics.DeliveryAttempt(a.Channel, metrics.OutcomeRetry)
+	}
+	if sent {
+		metrics.ObserveAttemptDuration(a.Channel, a.Duration)
+	}
+}
+
 // send makes the attempt within the timeout and the destination's limit.
 func (d *Dispatcher) send(ctx context.Context, n Notifier, del Delivery) error {
 	release := d.hosts.acquire(n.Channel() + " " + n.Destination(del.Trigger))
 	defer release()
+	defer metrics.DeliveryStarted(n.Channel())()
 	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
 	defer cancel()
 	return n.Send(ctx, del)

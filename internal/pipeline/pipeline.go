@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
@@ -95,6 +96,7 @@ func (p *Pipeline) Start(ctx context.Context) error {
 		return err
 	}
 	p.Log.Info("Evaluator starting", "leads", len(leads), "checkpoint", checkpoint)
+	metrics.InitRejectReasons(stream.RejectReasons...)
 
 	msgs, err := consumer.Messages(jetstream.PullMaxMessages(2 * p.BatchSize))
 	if err != nil {

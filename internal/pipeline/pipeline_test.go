@@ -16,6 +16,8 @@ import (
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/evaluator"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
+	"github.com/leadvibe/milestone-triggers-operator/internal/metrics/metricstest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
@@ -307,7 +309,7 @@ func TestPoisonEventIsRecordedAndSkipped(t *testing.T) {
 		t.Fatalf("the poison event was not recorded: %v", err)
 	}
 	reason := msg.Header.Get("Leadvibe-Reason")
-	if reason == "" || msg.Header.Get("Leadvibe-Stream-Sequence") != "2" {
+	if reason == "" || msg.Header.Get("Leadvibe-Stream-Sequence") != "2" || msg.Header.Get("Leadvibe-Reason-Code") != stream.ReasonInvalidValue {
 		t.Fatalf("rejected record headers = %v", msg.Header)
 	}
 	for _, field := range []string{"score", "event_type"} {
@@ -445,6 +447,8 @@ func TestRestartsNeitherLoseNorRepeatFirings(t *testing.T) {
 	}
 	s.publish(events...)
 	total := uint64(len(events))
+	firingsBefore := metricstest.Value(t, metrics.Firings)
+	duplicatesBefore := metricstest.Value(t, metrics.FiringDuplicates)
 
 	for round, crash := range []struct {
 		on         int
@@ -485,5 +489,11 @@ func TestRestartsNeitherLoseNorRepeatFirings(t *testing.T) {
 	if stored != uint64(len(want)) {
 		t.Errorf("the outbox stored %d messages for %d firings: some firing was written twice", stored, len(want))
 	}
-	t.Logf("%d events, %d firings, 7 crashes and restarts: every firing once", total, len(want))
+	// The firings counter counts each firing once, however often a
+	// restarted evaluator offered it again.
+	if got := metricstest.Value(t, metrics.Firings) - firingsBefore; got != float64(len(want)) {
+		t.Errorf("milestone_triggers_firings_total moved by %v for %d firings", got, len(want))
+	}
+	t.Logf("%d events, %d firings, 7 crashes and restarts: every firing once (%v offered again and refused)",
+		total, len(want), metricstest.Value(t, metrics.FiringDuplicates)-duplicatesBefore)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/evaluator"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
@@ -51,18 +52,22 @@ func newWorker(p *Pipeline, leads map[string]ledger.LeadState, checkpoint uint64
 func (w *worker) process(ctx context.Context, batch []jetstream.Msg) error {
 	w.firings = w.firings[:0]
 	var summary Batch
+	var pending uint64 // events after the batch's last, when the stream sent it
+	now := time.Now()  // one clock reading per batch is precise enough for ages
 	for _, msg := range batch {
 		summary.Events++
 		meta, err := msg.Metadata()
 		if err != nil {
 			return fmt.Errorf("reading message metadata: %w", err)
 		}
-		summary.LastSeq = meta.Sequence.Stream
+		summary.LastSeq, pending = meta.Sequence.Stream, meta.NumPending
 		outcome, err := w.evaluate(ctx, msg, meta)
 		if err != nil {
 			return err
 		}
 		switch outcome {
+		case evaluated:
+			metrics.ObserveEventAge(now.Sub(meta.Timestamp))
 		case rejected:
 			summary.Rejected++
 		case skipped:
@@ -77,6 +82,8 @@ func (w *worker) process(ctx context.Context, batch []jetstream.Msg) error {
 		return err
 	}
 	w.applied = summary.LastSeq
+	metrics.ConsumedEvents(summary.Events)
+	metrics.SetEvaluatorPending(pending)
 	if w.p.OnCommit != nil {
 		w.p.OnCommit(summary)
 	}
@@ -135,10 +142,15 @@ func (w *worker) evaluate(ctx context.Context, msg jetstream.Msg, meta *jetstrea
 // reject records an undecodable event with its reason. The checkpoint
 // then moves past it with its batch: it never blocks the stream.
 func (w *worker) reject(ctx context.Context, ou string, seq uint64, data []byte, reason error) error {
-	w.p.Log.Info("Event rejected", "ou", ou, "sequence", seq, "reason", reason.Error())
-	return retry(ctx, w.p, "recording a rejected event", func() error {
+	code := stream.RejectReason(reason)
+	w.p.Log.Info("Event rejected", "ou", ou, "sequence", seq, "reason", reason.Error(), "code", code)
+	if err := retry(ctx, w.p, "recording a rejected event", func() error {
 		return stream.Reject(ctx, w.p.JS, ou, seq, data, reason)
-	})
+	}); err != nil {
+		return err
+	}
+	metrics.RejectedEvent(code)
+	return nil
 }
 
 // maybeSnapshot writes the changed lead states and the checkpoint when

@@ -7,11 +7,14 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
 )
 
 // middleware wraps the mux: a logger and a deadline in each request's
-// context, panics turned into 500s, and one log line per request (V(1),
-// and never the Authorization header or a body).
+// context, panics turned into 500s, one log line per request (V(1), and
+// never the Authorization header or a body), and the request counted in
+// the REST metrics by route pattern and status.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -31,11 +34,29 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					WriteError(rec, internalError(nil))
 				}
 			}
+			if !rec.wroteHeader {
+				rec.status = http.StatusOK // a handler that wrote nothing: net/http sends a 200
+			}
+			elapsed := time.Since(start)
+			metrics.RESTRequest(routeLabel(r), rec.status, elapsed)
 			reqLog.V(1).Info("Served request", "status", rec.status, "ou", rec.ou, "user", rec.user,
-				"duration", time.Since(start).String())
+				"duration", elapsed.String())
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// routeLabel is the route of a served request for the metrics: the mux
+// pattern that matched, which http.ServeMux sets on the very request it
+// is given (r here, once next.ServeHTTP has run), never the raw path,
+// which is unbounded. A request the mux did not match, and a CONNECT
+// (whose redirect the mux reports with the requested path as its
+// pattern), count as UnmatchedRoute.
+func routeLabel(r *http.Request) string {
+	if r.Pattern == "" || r.Method == http.MethodConnect {
+		return metrics.UnmatchedRoute
+	}
+	return r.Pattern
 }
 
 // logFrom returns the request's logger.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -64,6 +65,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, ou string, ev Event) (
 func Reject(ctx context.Context, js jetstream.JetStream, ou string, seq uint64, data []byte, reason error) error {
 	msg := &nats.Msg{Subject: RejectedSubject(ou), Data: data, Header: nats.Header{}}
 	msg.Header.Set("Leadvibe-Reason", shorten(reason.Error(), 1024))
+	msg.Header.Set("Leadvibe-Reason-Code", RejectReason(reason))
 	msg.Header.Set("Leadvibe-Stream-Sequence", fmt.Sprint(seq))
 	_, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(fmt.Sprintf("rejected-%d", seq)))
 	return err
@@ -71,3 +73,54 @@ func Reject(ctx context.Context, js jetstream.JetStream, ou string, seq uint64, 
 
 // ErrNoOU is returned for a message on a subject that names no OU.
 var ErrNoOU = errors.New("the subject names no OU")
+
+// Reason codes of rejected events: a small fixed set, for metrics and the
+// Leadvibe-Reason-Code header, beside the free-form Leadvibe-Reason.
+const (
+	ReasonNoOU           = "no_ou"           // the subject names no OU
+	ReasonInvalidJSON    = "invalid_json"    // not one valid JSON value
+	ReasonNotAnObject    = "not_an_object"   // valid JSON, but not an event object
+	ReasonTooLarge       = "too_large"       // the event, an id, event_type or metadata beyond its limit
+	ReasonMissingField   = "missing_field"   // a required field is absent
+	ReasonUnknownField   = "unknown_field"   // a field the event does not have
+	ReasonDuplicateField = "duplicate_field" // a field given twice
+	ReasonInvalidValue   = "invalid_value"   // a wrong type or a value out of range
+	ReasonOther          = "other"           // anything else
+)
+
+// RejectReasons lists every reason code RejectReason returns.
+var RejectReasons = []string{
+	ReasonNoOU, ReasonInvalidJSON, ReasonNotAnObject, ReasonTooLarge, ReasonMissingField,
+	ReasonUnknownField, ReasonDuplicateField, ReasonInvalidValue, ReasonOther,
+}
+
+// RejectReason maps why an event was rejected (ErrNoOU, or the
+// *DecodeError of DecodeEvent) to one of the RejectReasons codes. An event
+// with several problems is classified by the first one the codec reports.
+func RejectReason(err error) string {
+	if errors.Is(err, ErrNoOU) {
+		return ReasonNoOU
+	}
+	var de *DecodeError
+	if !errors.As(err, &de) || len(de.Errors) == 0 {
+		return ReasonOther
+	}
+	fe := de.Errors[0]
+	switch msg := fe.Message; {
+	case strings.HasPrefix(msg, "invalid JSON"):
+		return ReasonInvalidJSON
+	case strings.Contains(msg, "more than the limit"), strings.HasPrefix(msg, "must be at most"):
+		return ReasonTooLarge
+	case msg == "required":
+		return ReasonMissingField
+	case msg == "unknown field":
+		return ReasonUnknownField
+	case msg == "duplicate field":
+		return ReasonDuplicateField
+	case fe.Field == "" && strings.HasPrefix(msg, "must be a JSON object"):
+		return ReasonNotAnObject
+	case fe.Field != "":
+		return ReasonInvalidValue
+	}
+	return ReasonOther
+}

@@ -156,7 +156,8 @@ type response struct {
 }
 
 // do calls the REST API. body, when not empty, is sent as JSON; headers are
-// name, value pairs, and may override the Content-Type.
+// name, value pairs, and may override the Content-Type. The exchange must
+// conform to docs/openapi.json (see openapivalidate_test.go).
 func do(method, path, token, body string, headers ...string) response {
 	GinkgoHelper()
 	var rd io.Reader
@@ -174,11 +175,12 @@ func do(method, path, token, body string, headers ...string) response {
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := apiServer.Client().Do(req)
+	resp, err := apiClient().Do(req)
 	Expect(err).NotTo(HaveOccurred())
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	Expect(err).NotTo(HaveOccurred())
+	expectConformant()
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 

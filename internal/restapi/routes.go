@@ -12,8 +12,9 @@ import (
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c Caller) error
 
 // routes builds the shim's mux: the /triggers routes, the extra routes of
-// Options.Routes, a JSON 405 for every known path asked with another
-// method, and a JSON 404 for every other path.
+// Options.Routes, the OpenAPI document (unauthenticated), a JSON 405 for
+// every known path asked with another method, and a JSON 404 for every
+// other path.
 func (s *Server) routes() (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	own := []struct {
@@ -65,6 +66,9 @@ func (s *Server) routes() (*http.ServeMux, error) {
 		})); err != nil {
 			return nil, err
 		}
+	}
+	if err := add(openAPIPattern, http.HandlerFunc(serveOpenAPI)); err != nil {
+		return nil, err
 	}
 	for _, path := range paths {
 		methods := allowed[path]

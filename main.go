@@ -62,11 +62,12 @@ type options struct {
 	enableLeaderElection bool
 	leaderElectionNS     string
 
-	apiAddr      string
-	dataDir      string
-	natsURL      string
-	streamSync   string
-	streamListen string
+	apiAddr        string
+	dataDir        string
+	natsURL        string
+	streamSync     string
+	streamListen   string
+	streamReplicas int
 
 	smtpAddr     string
 	smtpFrom     string
@@ -98,6 +99,8 @@ func parseFlags() (options, zap.Options) {
 		"URL of an external NATS JetStream server or cluster, for example nats://nats.nats:4222. Empty runs one embedded in this process.")
 	flag.StringVar(&o.streamSync, "stream-sync", "always",
 		"When the embedded stream fsyncs: \"always\" (every write, before it is acknowledged: nothing acknowledged is lost on power loss) or an interval such as 2m (NATS's default; faster, but a power loss can lose what was acknowledged since the last fsync).")
+	flag.IntVar(&o.streamReplicas, "stream-replicas", 1,
+		"How many copies an external NATS cluster keeps of every stream and bucket the operator creates (3 for a three-node cluster). Needs --nats-url above 1.")
 	flag.StringVar(&o.streamListen, "stream-listen", "",
 		"Let NATS clients outside this process publish to the embedded stream at this address, for example 127.0.0.1:4222. Empty: no network listener.")
 	flag.StringVar(&o.smtpAddr, "smtp-addr", "",
@@ -333,10 +336,11 @@ func openStream(ctx context.Context, o options) (*stream.Conn, error) {
 		return nil, err
 	}
 	conn, err := stream.Open(ctx, stream.Config{
-		URL:     o.natsURL,
-		DataDir: o.dataDir,
-		Sync:    sync,
-		Listen:  o.streamListen,
+		URL:      o.natsURL,
+		DataDir:  o.dataDir,
+		Sync:     sync,
+		Listen:   o.streamListen,
+		Replicas: o.streamReplicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening the event stream: %w", err)

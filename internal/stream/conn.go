@@ -59,6 +59,10 @@ type Config struct {
 	Listen string
 	// Name identifies this process's connection.
 	Name string
+	// Replicas is how many copies an external cluster keeps of every
+	// stream and bucket the operator creates (1, 3 or 5). The embedded
+	// server is a single node: more than 1 needs URL.
+	Replicas int
 }
 
 // Conn is an open connection to JetStream, and the embedded server behind
@@ -78,6 +82,9 @@ func Open(ctx context.Context, cfg Config) (*Conn, error) {
 	}
 	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1)}
 
+	if cfg.Replicas > 1 && cfg.URL == "" {
+		return nil, fmt.Errorf("%d stream replicas need an external NATS cluster: the embedded server is a single node", cfg.Replicas)
+	}
 	c := &Conn{}
 	url := cfg.URL
 	if url == "" {
@@ -103,6 +110,9 @@ func Open(ctx context.Context, cfg Config) (*Conn, error) {
 		return nil, err
 	}
 	c.JS = js
+	if cfg.Replicas > 1 {
+		c.JS = replicated{JetStream: js, replicas: cfg.Replicas}
+	}
 	if _, err := js.AccountInfo(ctx); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("JetStream is not available: %w", err)

@@ -11,6 +11,12 @@
 //	PATCH  /triggers/{id}  200 JSON merge patch (RFC 7386)  patch
 //	DELETE /triggers/{id}  204                             delete
 //
+// and the routes main adds with Options.Routes: POST /triggers/{id}/simulate
+// (simulate.go), POST /triggers/{id}/events/{firing_id}/resend (resend.go),
+// GET /triggers/{id}/events and GET /milestone-events (historyroutes.go),
+// and POST /events (ingest.go). GET /openapi.json serves docs/openapi.json,
+// the document of all of them, without authentication.
+//
 // A trigger's id is its resource name, generated on create as "trigger-"
 // and a random suffix.
 //

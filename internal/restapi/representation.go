@@ -69,6 +69,9 @@ type TriggerStatus struct {
 
 // FiringSummary identifies a trigger's last firing.
 type FiringSummary struct {
+	// FiringID is the firing's id: its webhook-id, and what a re-send
+	// names.
+	FiringID  string `json:"firing_id,omitempty"`
 	LeadID    string `json:"lead_id"`
 	EventID   string `json:"event_id"`
 	EventType string `json:"event_type,omitempty"`
@@ -156,7 +159,7 @@ func fromStatus(mt *triggersv1alpha1.MilestoneTrigger) *TriggerStatus {
 		out.Message = "the operator has not handled this version of the trigger yet"
 	}
 	if f := st.LastFiring; f != nil {
-		out.LastFiring = &FiringSummary{LeadID: f.LeadID, EventID: f.EventID, EventType: f.EventType, Score: f.Score}
+		out.LastFiring = &FiringSummary{FiringID: f.FiringID, LeadID: f.LeadID, EventID: f.EventID, EventType: f.EventType, Score: f.Score}
 	}
 	for _, d := range st.Deliveries {
 		out.Deliveries = append(out.Deliveries, DeliveryHealth{

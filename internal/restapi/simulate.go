@@ -113,7 +113,7 @@ func decodeSimulateRequest(body []byte, now time.Time) (simulate.Request, error)
 		case "event":
 			if _, ok := d.object(k, v); !ok {
 				if v == nil {
-					d.fail(k, "is required")
+					d.fail(k, "required")
 				}
 				continue
 			}
@@ -149,7 +149,7 @@ func decodeSimulateRequest(body []byte, now time.Time) (simulate.Request, error)
 		}
 	}
 	if _, ok := obj["event"]; !ok {
-		d.fail("event", "is required")
+		d.fail("event", "required")
 	}
 	if len(d.errs) > 0 {
 		return simulate.Request{}, invalid("invalid simulation", d.errs)

@@ -64,6 +64,8 @@ type options struct {
 	leaderElectionNS     string
 
 	apiAddr        string
+	apiCertFile    string
+	apiKeyFile     string
 	dataDir        string
 	natsURL        string
 	streamSync     string
@@ -94,6 +96,9 @@ func parseFlags() (options, zap.Options) {
 		"The namespace of the leader-election Lease; defaults to the manager's own namespace in a cluster.")
 	flag.StringVar(&o.apiAddr, "api-bind-address", ":8080",
 		"The address the REST API (/triggers) binds to. \"0\" disables it.")
+	flag.StringVar(&o.apiCertFile, "api-tls-cert-file", "",
+		"PEM certificate (chain) the REST API serves HTTPS with, together with --api-tls-key-file. Empty: plain HTTP, for a TLS-terminating proxy or ingress in front.")
+	flag.StringVar(&o.apiKeyFile, "api-tls-key-file", "", "PEM private key of --api-tls-cert-file.")
 	flag.StringVar(&o.dataDir, "data-dir", "/var/lib/milestone-triggers",
 		"Where the embedded NATS JetStream server keeps the event stream, lead states and firings. Unused with --nats-url.")
 	flag.StringVar(&o.natsURL, "nats-url", "",
@@ -240,7 +245,7 @@ func run(o options) error {
 		if o.smtpAddr != "" {
 			sim.EmailFrom = o.smtpFrom
 		}
-		if err := addRESTAPI(mgr, cfg, o.apiAddr, conn, hist, sim); err != nil {
+		if err := addRESTAPI(mgr, cfg, o, conn, hist, sim); err != nil {
 			return err
 		}
 	}
@@ -309,13 +314,15 @@ func buildNotifiers(o options) ([]notify.Notifier, error) {
 // addRESTAPI serves the product's /triggers API on the custom resources,
 // authenticating callers with TokenReview and authorizing each call with
 // a SubjectAccessReview in the caller's OU.
-func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, addr string, conn *stream.Conn, hist *history.Store, sim simulate.Config) error {
+func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, o options, conn *stream.Conn, hist *history.Store, sim simulate.Config) error {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
 	api, err := restapi.New(restapi.Options{
-		Addr:                 addr,
+		Addr:                 o.apiAddr,
+		CertFile:             o.apiCertFile,
+		KeyFile:              o.apiKeyFile,
 		Cache:                mgr.GetCache(),
 		APIReader:            mgr.GetAPIReader(),
 		Writer:               mgr.GetClient(),

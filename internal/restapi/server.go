@@ -140,6 +140,8 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("restapi: Options.TokenReviews is required")
 	case opts.SubjectAccessReviews == nil:
 		return nil, errors.New("restapi: Options.SubjectAccessReviews is required")
+	case (opts.CertFile == "") != (opts.KeyFile == ""):
+		return nil, errors.New("restapi: HTTPS needs both a certificate and a key file")
 	}
 	setDefaults(&opts)
 	s := &Server{

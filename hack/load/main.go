@@ -1,0 +1,311 @@
+// Command load measures the real operator end to end, as a user runs it:
+// against a running system (the one `make local` starts, or any cluster
+// whose event stream the tool can reach), it creates MilestoneTriggers
+// through the Kubernetes API, publishes a realistic mix of engagement
+// events to the OUs' subjects over NATS, receives the webhooks on its own
+// loopback receiver, and reports the sustained end-to-end rate, the
+// event-to-webhook latency and whether every firing arrived exactly once,
+// beside the raw stream's own rate measured on the same NATS server in
+// the same run.
+//
+// Against a running local system (`make local` prints the kubeconfig and
+// the event stream's NATS URL; its metrics URL is optional):
+//
+//	go build -o bin/load ./hack/load
+//	bin/load --kubeconfig bin/local-state/kubeconfig --nats-url nats://127.0.0.1:NNNNN --rate 5000 --duration 30s
+//	bin/load --kubeconfig ... --nats-url ... --rate 0 --duration 30s
+//
+// or letting it start and stop the local system itself (bin/local and
+// bin/manager built first, as `make local` does):
+//
+//	make build && go build -o bin/local ./hack/local && go build -o bin/load ./hack/load
+//	bin/load --start-local --rate 5000 --duration 30s
+//
+// What it does, in order:
+//
+//  1. Creates --ous namespaces (OUs) named load-<run>-<i>, each with
+//     --triggers-per-ou triggers whose thresholds are spread over the score
+//     range (the first untyped, every third waiting for an event type such
+//     as demo_request), each posting to the tool's receiver (one loopback
+//     port per OU, as each customer has its own endpoint: the operator
+//     bounds the deliveries to one destination at once). It waits until
+//     every trigger is Ready.
+//  2. Publishes events to leadvibe.events.<ou> with JetStream async publish,
+//     the event id as the message id, at most --max-inflight unacknowledged:
+//     --leads leads, picked from a Zipf distribution (--zipf-s, --zipf-v; a
+//     few leads are very active, most are seen a few times), of several types by weight (page views, email
+//     activity, forms, webinars, demo requests, and the score decay and
+//     unsubscribes that lower a score), each lead's score walking up and
+//     down in 0..--max-score, so that triggers cross, go pending and re-arm.
+//     Paced at --rate events/s in one batch per --batch-interval, or as fast
+//     as possible with --rate 0, for --duration or --events. Each event's
+//     created_at is the time it is published, to the nanosecond. Last, one
+//     sentinel event per OU that fires its first trigger: the stream is
+//     evaluated in order, so its delivery marks the end of the run.
+//  3. Predicts every firing with the operator's own evaluator
+//     (internal/evaluator) over the same triggers, so the receiver knows the
+//     webhook-id of every delivery it must get: it reports missing,
+//     unexpected and repeated deliveries, and the latency of each (arrival
+//     minus the event's publish time; the tool checks that the payload's
+//     created_at kept that time to the nanosecond).
+//  4. Waits for every expected delivery (--drain-timeout), and for --settle
+//     more to catch late repeats. Meanwhile it reads (never writes) the
+//     operator's firing outbox (LEADVIBE_FIRINGS) to tell when the last
+//     expected firing was committed: the evaluator's own rate, apart from
+//     the deliveries'. Then it checks that the triggers' status.firedCount
+//     adds up to the firings.
+//  5. Measures the raw stream (unless --raw=false): the same number of the
+//     same events, from the same seed, published the same way to a scratch
+//     stream configured like the events stream (LOADBENCH_RAW_<RUN> on
+//     loadbench.raw.<run>), until all are acknowledged, then read back with
+//     an ordered consumer, as hack/streambench defines "raw"; the scratch
+//     stream is deleted.
+//  6. Deletes the triggers and the namespaces, unless --keep.
+//
+// The sustained end-to-end rate is the events published divided by the
+// time from the first publish to the arrival of the last expected delivery
+// (the sentinels'); with --metrics-url (the operator's Prometheus endpoint,
+// for example the one `make local` prints) it also reports the evaluator's
+// rate from milestone_triggers_events_consumed_total, when the operator
+// exposes it. The targets checked: p99 event-to-webhook latency at most
+// 50 ms at 5,000 events/s (assessed on a run with --rate 5000; not met when
+// the stream holds the publisher back below that rate), and end to end at
+// least half the raw stream's async-publish rate (assessed on a run with
+// --rate 0).
+//
+// For each slice of the run it prints the rate published and the latency
+// of those events' deliveries, so a growing backlog shows. The tool runs on
+// the same machine as the operator and takes CPU from it; it reports its
+// own CPU time, the operator's (--operator-pid, found by itself with
+// --start-local; the embedded NATS server included), the load average
+// before and after, the command line, the Go version and the CPU. A last
+// line holds the figures as a Markdown table row for docs/benchmarks.md.
+//
+// The local system runs the operator with its default --stream-sync
+// always; to measure another fsync policy, give --manager (or hack/local's
+// own --manager) a wrapper script that adds the flag:
+//
+//	printf '#!/bin/sh\nexec %s/bin/manager "$@" --stream-sync 2m\n' "$PWD" > bin/manager-2m && chmod +x bin/manager-2m
+//	bin/load --start-local --manager bin/manager-2m --rate 5000 --duration 30s
+//
+// On a control plane without a namespace controller (the local system's)
+// the deleted namespaces stay Terminating; each run uses new names.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+)
+
+type options struct {
+	kubeconfig  string
+	natsURL     string
+	metricsURL  string
+	operatorPID int
+
+	startLocal    bool
+	localBin      string
+	assets        string
+	manager       string
+	localStateDir string
+
+	ous           int
+	triggersPerOU int
+	leads         int
+	zipfS         float64
+	zipfV         float64
+	maxScore      int64
+	seed          uint64
+
+	rate        float64
+	duration    time.Duration
+	events      int
+	interval    time.Duration
+	maxInflight int
+
+	readyTimeout time.Duration
+	drainTimeout time.Duration
+	settle       time.Duration
+	raw          bool
+	keep         bool
+}
+
+func parseFlags() options {
+	var o options
+	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "Kubeconfig of the cluster the operator watches (default: $KUBECONFIG, then ~/.kube/config).")
+	flag.StringVar(&o.natsURL, "nats-url", "", "NATS URL of the operator's event stream (the local system prints it as \"event stream\").")
+	flag.StringVar(&o.metricsURL, "metrics-url", "", "Optional: the operator's Prometheus endpoint (http://.../metrics), to report the evaluator's rate from "+consumedMetric+".")
+	flag.IntVar(&o.operatorPID, "operator-pid", 0, "Optional: the operator's process id on this machine, to report the CPU time it used (found by itself with --start-local).")
+	flag.BoolVar(&o.startLocal, "start-local", false, "Start the local system (--local-bin) for the run and stop it afterwards, instead of --kubeconfig and --nats-url.")
+	flag.StringVar(&o.localBin, "local-bin", "bin/local", "With --start-local: the hack/local binary.")
+	flag.StringVar(&o.assets, "assets", "bin/k8s", "With --start-local: the directory holding kube-apiserver and etcd.")
+	flag.StringVar(&o.manager, "manager", "bin/manager", "With --start-local: the operator binary.")
+	flag.StringVar(&o.localStateDir, "local-state-dir", "bin/load-state", "With --start-local: the local system's state directory.")
+	flag.IntVar(&o.ous, "ous", 4, "OUs (namespaces named load-<run>-<i>) to create.")
+	flag.IntVar(&o.triggersPerOU, "triggers-per-ou", 20, "Triggers in each OU.")
+	flag.IntVar(&o.leads, "leads", 10000, "Distinct leads, spread over the OUs.")
+	flag.Float64Var(&o.zipfS, "zipf-s", 1.1, "Skew of the leads' activity: P(lead of rank k) is proportional to (v+k)^-s; s > 1, higher gives the busiest leads more of the events.")
+	flag.Float64Var(&o.zipfV, "zipf-v", 10, "Flattening of the busiest leads' share (the v above, >= 1): with the defaults the busiest lead gets about 2% of the events.")
+	flag.Int64Var(&o.maxScore, "max-score", 200, "Scores walk in 0..max-score; thresholds are spread over it.")
+	flag.Uint64Var(&o.seed, "seed", 1, "Seed of the workload.")
+	flag.Float64Var(&o.rate, "rate", 5000, "Target events/s; 0 publishes as fast as the in-flight bound allows.")
+	flag.DurationVar(&o.duration, "duration", 30*time.Second, "How long to publish (unless --events is set).")
+	flag.IntVar(&o.events, "events", 0, "Events to publish (not counting one sentinel per OU); 0 publishes for --duration.")
+	flag.DurationVar(&o.interval, "batch-interval", 5*time.Millisecond, "With --rate: publish one batch per interval.")
+	flag.IntVar(&o.maxInflight, "max-inflight", 4096, "Bound on unacknowledged async publishes.")
+	flag.DurationVar(&o.readyTimeout, "ready-timeout", 2*time.Minute, "How long to wait for the triggers to be Ready.")
+	flag.DurationVar(&o.drainTimeout, "drain-timeout", 5*time.Minute, "How long to wait, after publishing, for every expected delivery.")
+	flag.DurationVar(&o.settle, "settle", time.Second, "How long to keep receiving after the last expected delivery, to catch late repeats.")
+	flag.BoolVar(&o.raw, "raw", true, "Also measure the raw stream's rate on the same server.")
+	flag.BoolVar(&o.keep, "keep", false, "Keep the namespaces and triggers afterwards.")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "Usage: %s [flags]\n\nMeasures the operator end to end: triggers, events, webhooks. See `go doc ./hack/load`.\n\nFlags:\n", os.Args[0])
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	return o
+}
+
+func main() {
+	o := parseFlags()
+	if err := o.validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+func (o options) validate() error {
+	switch {
+	case !o.startLocal && o.natsURL == "":
+		return errors.New("--nats-url is required (or --start-local)")
+	case o.ous < 1 || o.ous > 100:
+		return errors.New("--ous must be in 1..100")
+	case o.triggersPerOU < 1 || o.triggersPerOU > 1000:
+		return errors.New("--triggers-per-ou must be in 1..1000")
+	case o.leads < 2:
+		return errors.New("--leads must be at least 2")
+	case o.zipfS <= 1:
+		return errors.New("--zipf-s must be greater than 1")
+	case o.zipfV < 1:
+		return errors.New("--zipf-v must be at least 1")
+	case o.maxScore < 40:
+		return errors.New("--max-score must be at least 40")
+	case o.rate < 0:
+		return errors.New("--rate must not be negative")
+	case o.events < 0 || o.events == 0 && o.duration <= 0:
+		return errors.New("set a positive --duration or --events")
+	case o.interval <= 0:
+		return errors.New("--batch-interval must be positive")
+	case o.maxInflight < 1:
+		return errors.New("--max-inflight must be positive")
+	}
+	return nil
+}
+
+func run(ctx context.Context, o options) (retErr error) {
+	mach := describeMachine()
+	run := strconv.FormatUint(rand.Uint64N(36*36*36*36*36*36), 36)
+	rep := &report{opts: o, run: run, command: commandLine(os.Args), machine: mach, loadBefore: loadAverage()}
+	fmt.Printf("# hack/load run %s\n#   command  %s\n#   %s, %s, %d cores (%s)\n#   load average before: %s\n",
+		run, rep.command, mach.goVer, mach.cpuModel, mach.cores, mach.kernel, rep.loadBefore)
+
+	if o.startLocal {
+		fmt.Println(">> Starting the local system with", o.localBin)
+		ls, err := startLocal(ctx, o.localBin, o.assets, o.manager, o.localStateDir, 5*time.Minute)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			fmt.Println(">> Stopping the local system")
+			retErr = errors.Join(retErr, ls.stop())
+		}()
+		o.kubeconfig, o.natsURL = ls.kubeconfig, ls.natsURL
+		if o.metricsURL == "" {
+			o.metricsURL = ls.metricsURL
+		}
+		if o.operatorPID == 0 {
+			o.operatorPID = ls.managerPID
+		}
+		rep.opts = o
+		fmt.Printf("   kubeconfig %s, event stream %s, metrics %s\n", o.kubeconfig, o.natsURL, o.metricsURL)
+	}
+
+	nc, err := nats.Connect(o.natsURL, nats.Name("milestone-triggers-load"))
+	if err != nil {
+		return fmt.Errorf("connecting to %s: %w", o.natsURL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(o.maxInflight), jetstream.WithPublishAsyncTimeout(time.Minute))
+	if err != nil {
+		return err
+	}
+	if _, err := js.Stream(ctx, stream.EventsStream); err != nil {
+		return fmt.Errorf("the server at %s has no stream %s (is it the operator's event stream?): %w", o.natsURL, stream.EventsStream, err)
+	}
+
+	rcv, err := startReceiver(o.ous)
+	if err != nil {
+		return fmt.Errorf("starting the webhook receiver: %w", err)
+	}
+	defer rcv.stop()
+
+	kube, err := newKubeClient(o.kubeconfig)
+	if err != nil {
+		return err
+	}
+	fmt.Printf(">> Creating %d OUs with %d triggers each\n", o.ous, o.triggersPerOU)
+	started := time.Now()
+	ous, err := createTriggers(ctx, kube, run, o.ous, o.triggersPerOU, o.maxScore, func(i int, name string) string {
+		return rcv.url(i, fmt.Sprintf("load-%s-%d", run, i), name)
+	})
+	if !o.keep {
+		defer func() {
+			fmt.Println(">> Deleting the triggers and namespaces")
+			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			retErr = errors.Join(retErr, cleanup(cctx, kube, ous))
+		}()
+	}
+	if err != nil {
+		return err
+	}
+	if err := waitReady(ctx, kube, ous, o.readyTimeout); err != nil {
+		return err
+	}
+	fmt.Printf("   %d triggers Ready in %s\n", o.ous*o.triggersPerOU, time.Since(started).Round(time.Millisecond))
+
+	if err := measureEndToEnd(ctx, o, rep, js, kube, rcv, ous); err != nil {
+		return err
+	}
+
+	if o.raw && ctx.Err() == nil {
+		fmt.Printf(">> Measuring the raw stream with %d events\n", rep.load.events)
+		raw, err := measureRaw(ctx, js, run, newWorkload(run, o.seed, o.leads, o.ous, o.zipfS, o.zipfV, o.maxScore), rep.load.events, o.maxInflight)
+		if err != nil {
+			return fmt.Errorf("measuring the raw stream: %w", err)
+		}
+		rep.raw = &raw
+	}
+	rep.loadAfter = loadAverage()
+	rep.print(os.Stdout)
+	return rep.drainErr // missing deliveries fail the run, after the report
+}

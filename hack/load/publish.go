@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+)
+
+// asyncPublisher publishes with JetStream async publish, the message id
+// being the event id, with a bounded number of publishes in flight, and
+// collects the acknowledgements.
+type asyncPublisher struct {
+	js      jetstream.JetStream
+	futures chan jetstream.PubAckFuture
+	done    chan struct{}
+
+	acked, duplicates, failed atomic.Int64
+	firstErr                  atomic.Pointer[error]
+	lastAck                   atomic.Int64 // unix nanoseconds
+	stalls                    atomic.Int64
+}
+
+func newAsyncPublisher(js jetstream.JetStream, inflight int) *asyncPublisher {
+	p := &asyncPublisher{js: js, futures: make(chan jetstream.PubAckFuture, inflight+1), done: make(chan struct{})}
+	go p.collect()
+	return p
+}
+
+// publish sends one message, waiting while the number in flight is at its
+// bound.
+func (p *asyncPublisher) publish(subject string, data []byte, id string) error {
+	for {
+		f, err := p.js.PublishAsync(subject, data, jetstream.WithMsgID(id))
+		if err == nil {
+			p.futures <- f
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+			return fmt.Errorf("publishing %s: %w", id, err)
+		}
+		p.stalls.Add(1) // the stream is behind: wait for acknowledgements
+	}
+}
+
+// collect reads the acknowledgements in publish order.
+func (p *asyncPublisher) collect() {
+	defer close(p.done)
+	for f := range p.futures {
+		select {
+		case ack := <-f.Ok():
+			p.acked.Add(1)
+			if ack.Duplicate {
+				p.duplicates.Add(1)
+			}
+		case err := <-f.Err():
+			if p.failed.Add(1) == 1 {
+				p.firstErr.Store(&err)
+			}
+		}
+		p.lastAck.Store(time.Now().UnixNano())
+	}
+}
+
+// finish waits for every acknowledgement and returns when the last one
+// came.
+func (p *asyncPublisher) finish() time.Time {
+	close(p.futures)
+	<-p.done
+	return time.Unix(0, p.lastAck.Load())
+}
+
+func (p *asyncPublisher) err() error {
+	if e := p.firstErr.Load(); e != nil {
+		return fmt.Errorf("%d publishes failed, the first with: %w", p.failed.Load(), *e)
+	}
+	return nil
+}
+
+// loadOptions say how much to publish and how fast.
+type loadOptions struct {
+	rate     float64       // events/s; 0 is as fast as possible
+	duration time.Duration // used when events is 0
+	events   int
+	interval time.Duration // pacing tick
+}
+
+// loadResult is what the publishing phase did.
+type loadResult struct {
+	events      int // including the sentinels
+	bytes       int64
+	start       time.Time // first publish
+	sent        time.Time // last publish handed to the client
+	acked       time.Time // last acknowledgement
+	maxBehind   int       // most events behind the target rate at a tick
+	acks        int64
+	duplicates  int64
+	stalls      int64
+	typeCounts  map[string]int
+	expectedIDs int
+	perSecond   []int // events published in each second of the run
+}
+
+// publishLoad publishes the workload to the OUs' subjects, paced at the
+// target rate in small batches (one per tick) or as fast as the bound on
+// publishes in flight allows, then one sentinel per OU. Before each event
+// is published, the oracle's firings for it are registered with the
+// receiver, with the publish time, which is also the event's created_at.
+func publishLoad(ctx context.Context, p *asyncPublisher, w *workload, orc *oracle, rcv *receiver, ous []ouTriggers, o loadOptions) (loadResult, error) {
+	subjects := make([]string, len(ous))
+	for i, ou := range ous {
+		subjects[i] = stream.EventSubject(ou.namespace)
+	}
+	res := loadResult{typeCounts: map[string]int{}}
+	var ids []string
+	one := func(ou int, ev stream.Event) error {
+		ev.CreatedAt = time.Now().UTC()
+		ids = orc.apply(ou, ev, ids[:0])
+		rcv.expect(ids, expectation{eventID: ev.ID, published: ev.CreatedAt})
+		res.expectedIDs += len(ids)
+		data := ev.Encode()
+		res.events++
+		res.bytes += int64(len(data))
+		res.typeCounts[ev.EventType]++
+		sec := int(ev.CreatedAt.Sub(res.start) / time.Second)
+		for len(res.perSecond) <= sec {
+			res.perSecond = append(res.perSecond, 0)
+		}
+		res.perSecond[sec]++
+		return p.publish(subjects[ou], data, ev.ID)
+	}
+	next := func() error {
+		ou, _, ev := w.next()
+		return one(ou, ev)
+	}
+
+	res.start = time.Now()
+	done := func() bool {
+		if o.events > 0 {
+			return res.events >= o.events
+		}
+		return time.Since(res.start) >= o.duration
+	}
+	if o.rate > 0 {
+		tick := time.NewTicker(o.interval)
+		defer tick.Stop()
+		due := func() int {
+			n := int(o.rate*time.Since(res.start).Seconds()) + 1
+			if o.events > 0 {
+				n = min(n, o.events)
+			}
+			res.maxBehind = max(res.maxBehind, n-res.events)
+			return n
+		}
+		for !done() {
+			// A batch that falls behind (the stream holds the publisher at
+			// the in-flight bound) still stops at the end of --duration.
+			for n := due(); res.events < n && (res.events%64 != 0 || !done()); {
+				if err := next(); err != nil {
+					return res, err
+				}
+			}
+			due() // how far behind the batch left the publisher
+			select {
+			case <-ctx.Done():
+				return res, ctx.Err()
+			case <-tick.C:
+			}
+		}
+	} else {
+		for !done() {
+			if err := next(); err != nil {
+				return res, err
+			}
+			if res.events%1024 == 0 && ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+		}
+	}
+	for i, ou := range ous {
+		if err := one(i, w.sentinel(i, ou.triggers[0].threshold)); err != nil {
+			return res, err
+		}
+	}
+	rcv.expectNoMore()
+	res.sent = time.Now()
+	res.acked = p.finish()
+	res.acks, res.duplicates, res.stalls = p.acked.Load(), p.duplicates.Load(), p.stalls.Load()
+	return res, p.err()
+}
+
+// eventsPerSecond is n events over the time from start to end.
+func eventsPerSecond(n int, start, end time.Time) float64 {
+	d := end.Sub(start).Seconds()
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d
+}

@@ -46,8 +46,10 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: test
-test: control-plane ## Run all tests, envtest suites against the source-built kube-apiserver and etcd.
-	go test $(GO_TEST_FLAGS) ./...
+test: control-plane ## Run all tests: unit, envtest suites against the source-built kube-apiserver and etcd, then the end-to-end and fault suite.
+	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v /test/e2e)
+	@# Verbose, so that the fault tests' counts show in the output.
+	go test $(GO_TEST_FLAGS) -v ./test/e2e/
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each, after `make test` has run their seed corpora.

@@ -176,10 +176,17 @@ func run(o options) error {
 
 	triggers := triggerset.NewMemory()
 	ctx := ctrl.SetupSignalHandler()
+	// Evaluation and deliveries wait until the trigger set holds every
+	// trigger: an event evaluated against a partial set loses crossings.
+	gate := &controllers.StartupGate{Cache: mgr.GetCache(), Log: ctrl.Log.WithName("startup-gate")}
+	if err := mgr.Add(gate); err != nil {
+		return err
+	}
 	if err := (&controllers.MilestoneTriggerReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Triggers:  triggers,
+		Gate:      gate,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the MilestoneTrigger controller: %w", err)
 	}
@@ -200,6 +207,7 @@ func run(o options) error {
 		Ledger:   ldg,
 		Triggers: triggers,
 		Log:      ctrl.Log.WithName("evaluator"),
+		Ready:    gate.Done(),
 	}); err != nil {
 		return err
 	}
@@ -229,6 +237,7 @@ func run(o options) error {
 	if err := mgr.Add(&notify.Dispatcher{
 		JS:        conn.JS,
 		Triggers:  triggers,
+		Ready:     gate.Done(),
 		Notifiers: notifiers,
 		Log:       ctrl.Log.WithName("dispatcher"),
 		OnFiring:  recorder.firing,

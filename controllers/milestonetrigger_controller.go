@@ -29,6 +29,9 @@ type MilestoneTriggerReconciler struct {
 	APIReader client.Reader
 	// Triggers receives the effective definitions.
 	Triggers triggerset.Set
+	// Gate, when set, learns which triggers have been reconciled, so that
+	// evaluation starts only once the set is complete.
+	Gate *StartupGate
 }
 
 // +kubebuilder:rbac:groups=triggers.leadvibe.io,resources=milestonetriggers,verbs=get;list;watch
@@ -38,6 +41,11 @@ type MilestoneTriggerReconciler struct {
 // Reconcile reads the trigger, patches its status once on the way out, and
 // hands the work to reconcile.
 func (r *MilestoneTriggerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	defer func() {
+		if retErr == nil {
+			r.Gate.Reconciled(req.NamespacedName)
+		}
+	}()
 	obj := &triggersv1alpha1.MilestoneTrigger{}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {

@@ -49,6 +49,10 @@ type Dispatcher struct {
 	Triggers  triggerset.Set
 	Notifiers []Notifier
 	Log       logr.Logger
+	// Ready, when set, holds deliveries back until it is closed: until the
+	// trigger set is complete, a firing would find its trigger missing and
+	// spend an attempt waiting for it.
+	Ready <-chan struct{}
 
 	// Schedule is the retry schedule (DefaultSchedule when nil).
 	Schedule Schedule
@@ -104,6 +108,13 @@ func (d *Dispatcher) defaults() {
 // Start delivers until ctx ends, then waits for the attempts under way.
 func (d *Dispatcher) Start(ctx context.Context) error {
 	d.defaults()
+	if d.Ready != nil {
+		select {
+		case <-d.Ready:
+		case <-ctx.Done():
+			return nil
+		}
+	}
 	st, err := openStates(ctx, d.JS, 2*d.Schedule.Total()+24*time.Hour)
 	if err != nil {
 		return err

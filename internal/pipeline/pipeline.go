@@ -38,6 +38,11 @@ type Pipeline struct {
 	Ledger   Ledger
 	Triggers triggerset.Set
 	Log      logr.Logger
+	// Ready, when set, holds evaluation back until it is closed: until the
+	// trigger set is complete (see controllers.StartupGate). An event
+	// evaluated against an incomplete set would lose the crossings of the
+	// triggers missing from it.
+	Ready <-chan struct{}
 
 	// BatchSize bounds the events committed together (default 512).
 	BatchSize int
@@ -79,6 +84,13 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	}
 	if p.MaxDirty <= 0 {
 		p.MaxDirty = 50_000
+	}
+	if p.Ready != nil {
+		select {
+		case <-p.Ready:
+		case <-ctx.Done():
+			return nil
+		}
 	}
 	leads, err := p.Ledger.LoadLeads(ctx)
 	if err != nil {

@@ -497,3 +497,42 @@ func TestRestartsNeitherLoseNorRepeatFirings(t *testing.T) {
 	t.Logf("%d events, %d firings, 7 crashes and restarts: every firing once (%v offered again and refused)",
 		total, len(want), metricstest.Value(t, metrics.FiringDuplicates)-duplicatesBefore)
 }
+
+// Until Ready is closed the pipeline evaluates nothing, so a trigger that
+// reaches the set late still sees the crossings of the events before it.
+func TestNothingIsEvaluatedBeforeReady(t *testing.T) {
+	s := newSystem(t)
+	triggers := triggerset.NewMemory()
+	s.publish(event("e1", "ld_1", "page_view", 60))
+
+	ready := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, done: make(chan error, 1)}
+	p := &Pipeline{JS: s.conn.JS, Ledger: s.ledger, Triggers: triggers, Log: testr.New(t), Ready: ready,
+		OnCommit: func(b Batch) {
+			r.mu.Lock()
+			r.lastSeq, r.batches = b.LastSeq, r.batches+1
+			r.mu.Unlock()
+		}}
+	go func() { r.done <- p.Start(ctx) }()
+
+	time.Sleep(200 * time.Millisecond)
+	r.mu.Lock()
+	batches := r.batches
+	r.mu.Unlock()
+	if batches != 0 {
+		t.Fatalf("the pipeline committed %d batches before Ready", batches)
+	}
+	triggers.Upsert(trigger("any-50", "", 50)) // the controller catches up
+	close(ready)
+	r.waitFor(t, 1)
+	r.stop(t)
+	if got := summarize(mustFirings(t, s)); fmt.Sprint(got) != fmt.Sprint([]fired{{"any-50", "ld_1", "e1"}}) {
+		t.Fatalf("firings = %v, want the crossing of e1", got)
+	}
+}
+
+func mustFirings(t *testing.T, s *system) []ledger.Firing {
+	firings, _ := outbox(t, s.conn.JS)
+	return firings
+}

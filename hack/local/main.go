@@ -13,22 +13,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	"sigs.k8s.io/yaml"
+	"github.com/leadvibe/milestone-triggers-operator/internal/localsystem"
 )
 
 type options struct {
@@ -68,42 +59,23 @@ func run(ctx context.Context, o options) (retErr error) {
 	}
 
 	fmt.Println(">> Starting etcd and kube-apiserver from", o.assets)
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: o.assets,
-		CRDDirectoryPaths:     []string{o.crdDir},
-		ErrorIfCRDPathMissing: true,
-	}
-	if _, err := env.Start(); err != nil {
-		return fmt.Errorf("starting the control plane: %w", err)
+	cp, err := localsystem.StartControlPlane(localsystem.ControlPlaneOptions{
+		Assets:     o.assets,
+		CRDDir:     o.crdDir,
+		Kubeconfig: filepath.Join(stateDir, "kubeconfig"),
+	})
+	if err != nil {
+		return err
 	}
 	defer func() {
 		fmt.Println(">> Stopping the control plane")
-		retErr = errors.Join(retErr, env.Stop())
+		retErr = errors.Join(retErr, cp.Stop())
 	}()
 
-	admin, err := env.AddUser(envtest.User{Name: "local-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return fmt.Errorf("creating the admin user: %w", err)
-	}
-	kubeconfigData, err := admin.KubeConfig()
-	if err != nil {
-		return err
-	}
-	kubeconfig := filepath.Join(stateDir, "kubeconfig")
-	if err := os.WriteFile(kubeconfig, kubeconfigData, 0o600); err != nil {
-		return err
-	}
-
-	clientset, err := kubernetes.NewForConfig(admin.Config())
-	if err != nil {
-		return err
-	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: o.namespace, Labels: map[string]string{"leadvibe.io/ou": o.namespace}}}
-	if _, err := clientset.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+	if err := cp.CreateOU(ctx, o.namespace); err != nil {
 		return fmt.Errorf("creating the demo namespace: %w", err)
 	}
-
-	token, err := demoToken(ctx, clientset, o.namespace, o.rbacDir)
+	token, err := demoToken(ctx, cp, o.namespace, o.rbacDir)
 	if err != nil {
 		return fmt.Errorf("creating the demo service account's token: %w", err)
 	}
@@ -111,72 +83,38 @@ func run(ctx context.Context, o options) (retErr error) {
 	if err := os.WriteFile(tokenPath, []byte(token), 0o600); err != nil {
 		return err
 	}
-	apiAddr, err := freeLoopbackAddr()
-	if err != nil {
-		return err
-	}
 
-	probeAddr, err := freeLoopbackAddr()
-	if err != nil {
-		return err
-	}
-	metricsAddr, err := freeLoopbackAddr()
-	if err != nil {
-		return err
-	}
-	natsAddr, err := freeLoopbackAddr()
-	if err != nil {
-		return err
-	}
 	// The demo's stream starts empty, like its control plane.
 	streamDir := filepath.Join(stateDir, "stream")
 	if err := os.RemoveAll(streamDir); err != nil {
 		return err
 	}
 	logPath := filepath.Join(stateDir, "manager.log")
-	logFile, err := os.Create(logPath)
+	manager, err := localsystem.NewOperator(localsystem.OperatorOptions{
+		Binary:     o.manager,
+		Kubeconfig: cp.Kubeconfig,
+		DataDir:    streamDir,
+		LogPath:    logPath,
+	})
 	if err != nil {
 		return err
 	}
-	defer logFile.Close()
 
 	fmt.Println(">> Starting the operator; its log is", logPath)
-	manager := exec.Command(o.manager,
-		"--kubeconfig", kubeconfig,
-		"--health-probe-bind-address", probeAddr,
-		"--metrics-bind-address", metricsAddr,
-		"--metrics-secure=false",
-		"--data-dir", streamDir,
-		"--stream-listen", natsAddr,
-		"--api-bind-address", apiAddr,
-	)
-	manager.Stdout, manager.Stderr = logFile, logFile
-	if err := manager.Start(); err != nil {
-		return fmt.Errorf("starting the operator: %w", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- manager.Wait() }()
-
-	if err := waitHealthy(ctx, "http://"+probeAddr+"/readyz", exited, http.StatusOK); err != nil {
-		stopProcess(manager, exited)
-		return fmt.Errorf("the operator did not become ready (see %s): %w", logPath, err)
-	}
-	// The REST API answers 401 to a request without a token once it serves.
-	if err := waitHealthy(ctx, "http://"+apiAddr+"/triggers", exited, http.StatusUnauthorized); err != nil {
-		stopProcess(manager, exited)
-		return fmt.Errorf("the REST API did not come up (see %s): %w", logPath, err)
+	if err := manager.Start(ctx); err != nil {
+		return err
 	}
 	printUsage(usage{
-		kubeconfig: kubeconfig, namespace: o.namespace, logPath: logPath, metricsAddr: metricsAddr,
-		natsURL: "nats://" + natsAddr, apiURL: "http://" + apiAddr, tokenPath: tokenPath,
+		kubeconfig: cp.Kubeconfig, namespace: o.namespace, logPath: logPath, metricsAddr: manager.MetricsAddr,
+		natsURL: manager.NATSURL(), apiURL: manager.APIURL(), tokenPath: tokenPath,
 	})
 
 	select {
 	case <-ctx.Done():
 		fmt.Println("\n>> Stopping the operator")
-		return stopProcess(manager, exited)
-	case err := <-exited:
-		return fmt.Errorf("the operator exited (see %s): %v", logPath, err)
+		return manager.Stop()
+	case <-manager.Exited():
+		return fmt.Errorf("the operator exited (see %s): %v", logPath, manager.Err())
 	}
 }
 
@@ -222,98 +160,12 @@ Press Ctrl-C here to stop everything.
 
 // demoToken creates the service account "demo" in the demo OU, lets it
 // edit triggers and publish events there, and returns a token for it
-// (valid 24 hours).
-func demoToken(ctx context.Context, cs kubernetes.Interface, namespace, rbacDir string) (string, error) {
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "demo", Namespace: namespace}}
-	if _, err := cs.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
-		return "", err
-	}
-	// The ClusterRoles are the ones config/rbac ships, bound in the OU.
-	for _, file := range []string{"milestonetrigger_editor_role.yaml", "milestonetrigger_event_publisher_role.yaml"} {
-		role, err := readClusterRole(filepath.Join(rbacDir, file))
-		if err != nil {
-			return "", err
-		}
-		if _, err := cs.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
-			return "", err
-		}
-		binding := &rbacv1.RoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: "demo-" + role.Name, Namespace: namespace},
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa.Name, Namespace: namespace}},
-		}
-		if _, err := cs.RbacV1().RoleBindings(namespace).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-			return "", err
-		}
-	}
-	expiry := int64(24 * 60 * 60)
-	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, sa.Name, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry},
-	}, metav1.CreateOptions{})
+// (valid 24 hours). The ClusterRoles are the ones config/rbac ships, bound
+// in the OU.
+func demoToken(ctx context.Context, cp *localsystem.ControlPlane, namespace, rbacDir string) (string, error) {
+	roles, err := cp.CreateClusterRoles(ctx, rbacDir, localsystem.EditorRoleFile, localsystem.EventPublisherRoleFile)
 	if err != nil {
 		return "", err
 	}
-	return tr.Status.Token, nil
-}
-
-// waitHealthy polls url until it answers with the status given, the
-// process exits, or the context ends.
-func waitHealthy(ctx context.Context, url string, exited <-chan error, status int) error {
-	deadline := time.After(60 * time.Second)
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case err := <-exited:
-			return fmt.Errorf("exited: %v", err)
-		case <-deadline:
-			return errors.New("timed out after 60s")
-		case <-tick.C:
-			resp, err := http.Get(url)
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == status {
-					return nil
-				}
-			}
-		}
-	}
-}
-
-// stopProcess asks the process to stop, and kills it if it has not within
-// 20 seconds.
-func stopProcess(cmd *exec.Cmd, exited <-chan error) error {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
-		return errors.New("the operator did not stop within 20s and was killed")
-	}
-}
-
-// readClusterRole reads a ClusterRole manifest.
-func readClusterRole(path string) (*rbacv1.ClusterRole, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	role := &rbacv1.ClusterRole{}
-	if err := yaml.UnmarshalStrict(data, role); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return role, nil
-}
-
-func freeLoopbackAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return cp.ServiceAccountToken(ctx, namespace, "demo", roles, 24*time.Hour)
 }

@@ -87,7 +87,7 @@ func (d *Dispatcher) defaults() {
 		d.Timeout = 10 * time.Second
 	}
 	if d.Concurrency <= 0 {
-		d.Concurrency = 16
+		d.Concurrency = 64
 	}
 	if d.PerDestination <= 0 {
 		d.PerDestination = 4

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -25,13 +26,21 @@ type worker struct {
 	firings []ledger.Firing
 	fired   []evaluator.Firing
 
-	// dirty holds the leads changed since the last snapshot; applied is the
-	// sequence of the last event processed, snapshotted the one the
+	// dirty holds the leads changed since the last snapshot began; applied
+	// is the sequence of the last event processed, snapshotted the one the
 	// checkpoint stands at.
 	dirty        map[string]ledger.LeadState
 	applied      uint64
 	snapshotted  uint64
 	lastSnapshot time.Time
+
+	// A snapshot runs beside evaluation: writing thousands of lead states
+	// takes long enough that stopping evaluation for it shows as latency.
+	// inflight reports its end; it writes flushing, the states as they
+	// were at sequence flushingThrough.
+	inflight        chan error
+	flushing        map[string]ledger.LeadState
+	flushingThrough uint64
 }
 
 func newWorker(p *Pipeline, leads map[string]ledger.LeadState, checkpoint uint64) *worker {
@@ -153,40 +162,90 @@ func (w *worker) reject(ctx context.Context, ou string, seq uint64, data []byte,
 	return nil
 }
 
-// maybeSnapshot writes the changed lead states and the checkpoint when
-// the snapshot interval has passed or too many leads changed.
+// maybeSnapshot collects a finished snapshot, and starts one when the
+// interval has passed or MaxDirty leads have changed. At most one runs at
+// a time; with MaxDirty changed leads and one still running, it waits for
+// it, so memory stays bounded.
 func (w *worker) maybeSnapshot(ctx context.Context) error {
-	if w.applied == w.snapshotted {
+	if w.inflight != nil {
+		select {
+		case err := <-w.inflight:
+			w.snapshotDone(err)
+		default:
+			if len(w.dirty) < w.p.MaxDirty {
+				return nil
+			}
+			select {
+			case err := <-w.inflight:
+				w.snapshotDone(err)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	if w.inflight != nil || w.applied == w.snapshotted && len(w.flushing) == 0 {
 		return nil
 	}
 	if len(w.dirty) < w.p.MaxDirty && time.Since(w.lastSnapshot) < w.p.SnapshotInterval {
 		return nil
 	}
-	return retry(ctx, w.p, "writing a snapshot", w.snapshot(ctx))
+	w.startSnapshot(ctx)
+	return nil
 }
 
-func (w *worker) snapshot(ctx context.Context) func() error {
-	return func() error {
-		if err := w.p.Ledger.Snapshot(ctx, w.dirty, w.applied); err != nil {
-			return err
-		}
-		clear(w.dirty)
-		w.snapshotted, w.lastSnapshot = w.applied, time.Now()
-		return nil
+// startSnapshot hands the changed leads to a snapshot running beside
+// evaluation. The states are copied, pending crossings included: the
+// evaluator reuses their slices as it goes on.
+func (w *worker) startSnapshot(ctx context.Context) {
+	states := w.flushing // a failed snapshot's leads, not changed since
+	if states == nil {
+		states = make(map[string]ledger.LeadState, len(w.dirty))
 	}
+	for k, v := range w.dirty {
+		v.State.Pending = slices.Clone(v.State.Pending)
+		states[k] = v
+	}
+	clear(w.dirty)
+	through := w.applied
+	w.flushing, w.flushingThrough, w.lastSnapshot = states, through, time.Now()
+	done := make(chan error, 1)
+	w.inflight = done
+	go func() { done <- w.p.Ledger.Snapshot(ctx, states, through) }()
+}
+
+// snapshotDone records the end of a snapshot. A failed one keeps its leads
+// for the next, unless they changed since (then dirty has them, newer).
+func (w *worker) snapshotDone(err error) {
+	w.inflight = nil
+	if err != nil {
+		w.p.Log.Error(err, "Writing a snapshot failed; the next one writes its lead states again")
+		for k := range w.flushing {
+			if _, newer := w.dirty[k]; newer {
+				delete(w.flushing, k)
+			}
+		}
+		return
+	}
+	w.snapshotted, w.flushing = w.flushingThrough, nil
 }
 
 // finalSnapshot saves what the evaluator did since the last snapshot when
 // it stops cleanly, so that its successor does not read those events again.
 func (w *worker) finalSnapshot() {
+	if w.inflight != nil {
+		w.snapshotDone(<-w.inflight)
+	}
 	if w.applied == w.snapshotted {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := w.snapshot(ctx)(); err != nil {
+	w.startSnapshot(ctx)
+	if err := <-w.inflight; err != nil {
 		w.p.Log.Error(err, "Final snapshot failed; the next evaluator re-reads the events since the last one")
+		return
 	}
+	w.snapshotDone(nil)
 }
 
 // retry runs op until it succeeds or ctx ends, backing off up to 5s.

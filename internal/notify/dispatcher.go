@@ -199,7 +199,8 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 
-	if len(state.Channels) == 0 && d.OnFiring != nil {
+	fresh := len(state.Channels) == 0
+	if fresh && d.OnFiring != nil {
 		d.OnFiring(f)
 	}
 	def, ok := d.Triggers.Get(types.NamespacedName{Namespace: f.OU, Name: f.Trigger})
@@ -217,10 +218,17 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
 		// firing waits on the retry schedule, then is dead-lettered.
 		next = d.due(ctx, f, def, nil, state.channel(WaitingForTrigger))
 	}
-	if err := d.states.save(ctx, f.ID, state); err != nil {
-		log.Error(err, "Saving the delivery state; the firing will be redelivered")
-		_ = msg.NakWithDelay(time.Second)
-		return
+	// A firing delivered on every channel at its first try needs no state:
+	// once acknowledged it never comes back, and a re-send finds nothing
+	// dead-lettered without one. Not writing it saves a durable write per
+	// firing; a crash before the acknowledgement means one more attempt
+	// with the same webhook-id, as a crash before the write always did.
+	if !(fresh && next.IsZero() && allDelivered(state)) {
+		if err := d.states.save(ctx, f.ID, state); err != nil {
+			log.Error(err, "Saving the delivery state; the firing will be redelivered")
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
 	}
 	if next.IsZero() {
 		_ = msg.Ack()
@@ -311,6 +319,16 @@ func (d *Dispatcher) send(ctx context.Context, n Notifier, del Delivery) error {
 	ctx, cancel := context.WithTimeout(ctx, d.Timeout)
 	defer cancel()
 	return n.Send(ctx, del)
+}
+
+// allDelivered reports whether every channel of state delivered.
+func allDelivered(state *deliveryState) bool {
+	for _, ch := range state.Channels {
+		if ch.Outcome != OutcomeDelivered {
+			return false
+		}
+	}
+	return true
 }
 
 func earliest(a, b time.Time) time.Time {

@@ -11,7 +11,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/go-logr/logr"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -233,18 +232,14 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	recorder := historyRecorder{store: hist, log: ctrl.Log.WithName("history")}
 	if err := mgr.Add(&notify.Dispatcher{
 		JS:        conn.JS,
 		Triggers:  triggers,
 		Ready:     gate.Done(),
 		Notifiers: notifiers,
 		Log:       ctrl.Log.WithName("dispatcher"),
-		OnFiring:  recorder.firing,
-		OnAttempt: func(a notify.Attempt) {
-			deliveryStatus.Record(a)
-			recorder.attempt(a)
-		},
+		History:   hist.Recorder(5 * time.Second),
+		OnAttempt: deliveryStatus.Record,
 	}); err != nil {
 		return err
 	}
@@ -268,29 +263,6 @@ func run(o options) error {
 
 	setupLog.Info("Starting the manager")
 	return mgr.Start(ctx)
-}
-
-// historyRecorder writes the dispatcher's firings and attempts to the
-// history; a failed write is logged, it never holds a delivery up.
-type historyRecorder struct {
-	store *history.Store
-	log   logr.Logger
-}
-
-func (h historyRecorder) firing(f ledger.Firing) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := h.store.RecordFiring(ctx, f); err != nil {
-		h.log.Error(err, "Recording a firing", "firing", f.ID)
-	}
-}
-
-func (h historyRecorder) attempt(a notify.Attempt) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := h.store.RecordAttempt(ctx, a); err != nil {
-		h.log.Error(err, "Recording a delivery attempt", "firing", a.FiringID)
-	}
 }
 
 // buildNotifiers makes a notifier per channel: webhook, Slack and Teams

@@ -60,8 +60,7 @@ func TestHistoryShowsEveryAttempt(t *testing.T) {
 		JS: conn.JS, Triggers: triggers, Log: testr.New(t),
 		Notifiers: []notify.Notifier{webhook.New(safehttp.NewClient(safehttp.DefaultDeny, 0))},
 		Schedule:  notify.Schedule{0, 50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond},
-		OnFiring:  func(f ledger.Firing) { _ = store.RecordFiring(ctx, f) },
-		OnAttempt: func(a notify.Attempt) { _ = store.RecordAttempt(ctx, a) },
+		History:   store.Recorder(5 * time.Second),
 	}
 	go func() { _ = d.Start(runCtx) }()
 

@@ -79,28 +79,78 @@ func subject(ou, trigger string) string { return subjectPrefix + ou + "." + trig
 // RecordFiring records a firing. Recording it twice (a redelivery) within
 // the duplicate window keeps one record.
 func (s *Store) RecordFiring(ctx context.Context, f ledger.Firing) error {
-	return s.put(ctx, "firing-"+f.ID, Record{
-		Kind: KindFiring, FiringID: f.ID, OU: f.OU, Trigger: f.Trigger, LeadID: f.Event.LeadID,
-		At: f.FiredAt, EventID: f.Event.ID, EventType: f.Event.EventType, Score: f.Score,
-	})
+	return s.start(firingRecord(f))(ctx)
 }
 
 // RecordAttempt records one delivery attempt.
 func (s *Store) RecordAttempt(ctx context.Context, a notify.Attempt) error {
-	return s.put(ctx, fmt.Sprintf("attempt-%s-%s-%d", a.FiringID, a.Channel, a.Number), Record{
+	return s.start(attemptRecord(a))(ctx)
+}
+
+// Recorder is the Store as the dispatcher's notify.Recorder: writes start
+// at once, and waiting for one gives up after timeout.
+func (s *Store) Recorder(timeout time.Duration) notify.Recorder {
+	return recorder{s: s, timeout: timeout}
+}
+
+type recorder struct {
+	s       *Store
+	timeout time.Duration
+}
+
+func (r recorder) Firing(f ledger.Firing) func() error { return r.wait(r.s.start(firingRecord(f))) }
+
+func (r recorder) Attempt(a notify.Attempt) func() error { return r.wait(r.s.start(attemptRecord(a))) }
+
+func (r recorder) wait(w func(context.Context) error) func() error {
+	return func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+		defer cancel()
+		return w(ctx)
+	}
+}
+
+type record struct {
+	id string
+	r  Record
+}
+
+func firingRecord(f ledger.Firing) record {
+	return record{"firing-" + f.ID, Record{
+		Kind: KindFiring, FiringID: f.ID, OU: f.OU, Trigger: f.Trigger, LeadID: f.Event.LeadID,
+		At: f.FiredAt, EventID: f.Event.ID, EventType: f.Event.EventType, Score: f.Score,
+	}}
+}
+
+func attemptRecord(a notify.Attempt) record {
+	return record{fmt.Sprintf("attempt-%s-%s-%d", a.FiringID, a.Channel, a.Number), Record{
 		Kind: KindAttempt, FiringID: a.FiringID, OU: a.OU, Trigger: a.Trigger, LeadID: a.LeadID, At: a.At,
 		Channel: a.Channel, Destination: a.Destination, Attempt: a.Number, StatusCode: a.StatusCode,
 		Error: a.Error, Outcome: a.Outcome, DurationMS: a.Duration.Milliseconds(),
-	})
+	}}
 }
 
-func (s *Store) put(ctx context.Context, id string, r Record) error {
-	b, err := json.Marshal(r)
+// start publishes rec without waiting, and returns the wait for the
+// stream's acknowledgement.
+func (s *Store) start(rec record) func(context.Context) error {
+	b, err := json.Marshal(rec.r)
 	if err != nil {
-		return err
+		return func(context.Context) error { return err }
 	}
-	_, err = s.js.Publish(ctx, subject(r.OU, r.Trigger), b, jetstream.WithMsgID(id))
-	return err
+	ack, err := s.js.PublishAsync(subject(rec.r.OU, rec.r.Trigger), b, jetstream.WithMsgID(rec.id))
+	if err != nil {
+		return func(context.Context) error { return fmt.Errorf("recording %s: %w", rec.id, err) }
+	}
+	return func(ctx context.Context) error {
+		select {
+		case <-ack.Ok():
+			return nil
+		case err := <-ack.Err():
+			return fmt.Errorf("recording %s: %w", rec.id, err)
+		case <-ctx.Done():
+			return fmt.Errorf("recording %s: %w", rec.id, ctx.Err())
+		}
+	}
 }
 
 // Query selects records. OU is required; the rest narrow it.

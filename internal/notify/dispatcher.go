@@ -62,11 +62,13 @@ type Dispatcher struct {
 	// PerDestination the attempts to one destination at once (default 4).
 	Concurrency    int
 	PerDestination int
-	// OnAttempt, when set, is told about every attempt (history, status).
+	// History, when set, records each firing the first time the
+	// dispatcher takes it up, and every attempt. Its writes overlap the
+	// deliveries; the dispatcher waits for them before it acknowledges the
+	// firing, so that no record is lost to a crash.
+	History Recorder
+	// OnAttempt, when set, is told about every attempt (status).
 	OnAttempt func(Attempt)
-	// OnFiring, when set, is told about a firing the first time the
-	// dispatcher takes it up (history).
-	OnFiring func(ledger.Firing)
 
 	// Now and Jitter are the clock and the random source (tests pin them).
 	Now    func() time.Time
@@ -103,6 +105,14 @@ func (d *Dispatcher) defaults() {
 		metrics.InitChannel(n.Channel())
 	}
 	metrics.InitChannel(WaitingForTrigger)
+}
+
+// Recorder writes the history of deliveries. Firing and Attempt start
+// writing a record and return a function that waits until it is stored
+// and says whether that failed.
+type Recorder interface {
+	Firing(f ledger.Firing) (wait func() error)
+	Attempt(a Attempt) (wait func() error)
 }
 
 // Start delivers until ctx ends, then waits for the attempts under way.
@@ -200,8 +210,9 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 
 	fresh := len(state.Channels) == 0
-	if fresh && d.OnFiring != nil {
-		d.OnFiring(f)
+	var records []func() error // history writes under way
+	if fresh && d.History != nil {
+		records = append(records, d.History.Firing(f))
 	}
 	def, ok := d.Triggers.Get(types.NamespacedName{Namespace: f.OU, Name: f.Trigger})
 	var next time.Time
@@ -209,14 +220,19 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
 		delete(state.Channels, WaitingForTrigger)
 		for _, n := range d.Notifiers {
 			if n.Configured(def) {
-				next = earliest(next, d.due(ctx, f, def, n, state.channel(n.Channel())))
+				next = earliest(next, d.due(ctx, f, def, n, state.channel(n.Channel()), &records))
 			}
 		}
 	} else {
 		// The trigger is not in the set: deleted, or not Ready (a Secret is
 		// missing). Its destinations are unknown until it comes back, so the
 		// firing waits on the retry schedule, then is dead-lettered.
-		next = d.due(ctx, f, def, nil, state.channel(WaitingForTrigger))
+		next = d.due(ctx, f, def, nil, state.channel(WaitingForTrigger), &records)
+	}
+	for _, wait := range records {
+		if err := wait(); err != nil {
+			log.Error(err, "Recording the history of a firing")
+		}
 	}
 	// A firing delivered on every channel at its first try needs no state:
 	// once acknowledged it never comes back, and a re-send finds nothing
@@ -244,14 +260,14 @@ const WaitingForTrigger = "trigger"
 
 // due makes the channel's attempt when it is due and returns when the
 // next one is, or the zero time when the channel is finished.
-func (d *Dispatcher) due(ctx context.Context, f ledger.Firing, def triggerset.Definition, n Notifier, ch *channelState) time.Time {
+func (d *Dispatcher) due(ctx context.Context, f ledger.Firing, def triggerset.Definition, n Notifier, ch *channelState, records *[]func() error) time.Time {
 	if ch.Outcome != OutcomePending {
 		return time.Time{}
 	}
 	if ch.NextAt.After(d.Now()) {
 		return ch.NextAt
 	}
-	d.attempt(ctx, f, def, n, ch)
+	d.attempt(ctx, f, def, n, ch, records)
 	if ch.Outcome != OutcomePending {
 		return time.Time{}
 	}
@@ -260,7 +276,7 @@ func (d *Dispatcher) due(ctx context.Context, f ledger.Firing, def triggerset.De
 
 // attempt makes one attempt on one channel (n is nil while the trigger is
 // not available) and records its outcome.
-func (d *Dispatcher) attempt(ctx context.Context, f ledger.Firing, def triggerset.Definition, n Notifier, ch *channelState) {
+func (d *Dispatcher) attempt(ctx context.Context, f ledger.Firing, def triggerset.Definition, n Notifier, ch *channelState, records *[]func() error) {
 	ch.Attempts++
 	start := d.Now()
 	a := Attempt{FiringID: f.ID, OU: f.OU, Trigger: f.Trigger, LeadID: f.Event.LeadID, Channel: WaitingForTrigger, Number: ch.Attempts, At: start}
@@ -286,6 +302,9 @@ func (d *Dispatcher) attempt(ctx context.Context, f ledger.Firing, def triggerse
 	}
 	a.Outcome = ch.Outcome
 	d.record(f, n != nil, a)
+	if d.History != nil {
+		*records = append(*records, d.History.Attempt(a))
+	}
 	if d.OnAttempt != nil {
 		d.OnAttempt(a)
 	}

@@ -27,9 +27,9 @@ type localSystem struct {
 }
 
 // startLocal runs `<bin> --assets <assets> --manager <manager> --state-dir
-// <stateDir>` and waits until it says it is up, reading the kubeconfig,
+// <stateDir>` (with a --manager-arg for each of managerArgs) and waits until it says it is up, reading the kubeconfig,
 // the event stream's URL and the metrics URL from what it prints.
-func startLocal(ctx context.Context, bin, assets, manager, stateDir string, timeout time.Duration) (*localSystem, error) {
+func startLocal(ctx context.Context, bin, assets, manager string, managerArgs []string, stateDir string, timeout time.Duration) (*localSystem, error) {
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return nil, err
 	}
@@ -38,7 +38,11 @@ func startLocal(ctx context.Context, bin, assets, manager, stateDir string, time
 	if err != nil {
 		return nil, err
 	}
-	ls.cmd = exec.Command(bin, "--assets", assets, "--manager", manager, "--state-dir", stateDir)
+	args := []string{"--assets", assets, "--manager", manager, "--state-dir", stateDir}
+	for _, a := range managerArgs {
+		args = append(args, "--manager-arg="+a)
+	}
+	ls.cmd = exec.Command(bin, args...)
 	ls.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := ls.cmd.StdoutPipe()
 	if err != nil {

@@ -82,11 +82,10 @@
 // line holds the figures as a Markdown table row for docs/benchmarks.md.
 //
 // The local system runs the operator with its default --stream-sync
-// always; to measure another fsync policy, give --manager (or hack/local's
-// own --manager) a wrapper script that adds the flag:
+// always; --manager-arg passes it further flags, for example another fsync
+// policy:
 //
-//	printf '#!/bin/sh\nexec %s/bin/manager "$@" --stream-sync 2m\n' "$PWD" > bin/manager-2m && chmod +x bin/manager-2m
-//	bin/load --start-local --manager bin/manager-2m --rate 5000 --duration 30s
+//	bin/load --start-local --manager-arg=--stream-sync=2m --rate 5000 --duration 30s
 //
 // On a control plane without a namespace controller (the local system's)
 // the deleted namespaces stay Terminating; each run uses new names.
@@ -120,6 +119,7 @@ type options struct {
 	localBin      string
 	assets        string
 	manager       string
+	managerArgs   []string
 	localStateDir string
 
 	ous           int
@@ -153,6 +153,10 @@ func parseFlags() options {
 	flag.StringVar(&o.localBin, "local-bin", "bin/local", "With --start-local: the hack/local binary.")
 	flag.StringVar(&o.assets, "assets", "bin/k8s", "With --start-local: the directory holding kube-apiserver and etcd.")
 	flag.StringVar(&o.manager, "manager", "bin/manager", "With --start-local: the operator binary.")
+	flag.Func("manager-arg", "With --start-local: a further flag for the operator, such as --manager-arg=--stream-sync=2m (repeatable).", func(v string) error {
+		o.managerArgs = append(o.managerArgs, v)
+		return nil
+	})
 	flag.StringVar(&o.localStateDir, "local-state-dir", "bin/load-state", "With --start-local: the local system's state directory.")
 	flag.IntVar(&o.ous, "ous", 4, "OUs (namespaces named load-<run>-<i>) to create.")
 	flag.IntVar(&o.triggersPerOU, "triggers-per-ou", 20, "Triggers in each OU.")
@@ -230,7 +234,7 @@ func run(ctx context.Context, o options) (retErr error) {
 
 	if o.startLocal {
 		fmt.Println(">> Starting the local system with", o.localBin)
-		ls, err := startLocal(ctx, o.localBin, o.assets, o.manager, o.localStateDir, 5*time.Minute)
+		ls, err := startLocal(ctx, o.localBin, o.assets, o.manager, o.managerArgs, o.localStateDir, 5*time.Minute)
 		if err != nil {
 			return err
 		}

@@ -29,6 +29,8 @@ type options struct {
 	crdDir    string
 	namespace string
 	rbacDir   string
+	// managerArgs are more flags for the operator.
+	managerArgs []string
 }
 
 func main() {
@@ -39,6 +41,10 @@ func main() {
 	flag.StringVar(&o.crdDir, "crd-dir", "config/crd/bases", "Directory holding the CRDs to install.")
 	flag.StringVar(&o.namespace, "namespace", "demo", "The demo namespace (OU) to create.")
 	flag.StringVar(&o.rbacDir, "rbac-dir", "config/rbac", "Directory holding the ClusterRoles granted to the demo service account.")
+	flag.Func("manager-arg", "A further flag for the operator, such as --manager-arg=--stream-sync=2m (repeatable).", func(v string) error {
+		o.managerArgs = append(o.managerArgs, v)
+		return nil
+	})
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -95,6 +101,7 @@ func run(ctx context.Context, o options) (retErr error) {
 		Kubeconfig: cp.Kubeconfig,
 		DataDir:    streamDir,
 		LogPath:    logPath,
+		Args:       o.managerArgs,
 	})
 	if err != nil {
 		return err

@@ -11,7 +11,6 @@ import (
 	"os"
 	"time"
 
-
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -77,6 +76,7 @@ type options struct {
 	denyCIDRs    string
 
 	historyRetention time.Duration
+	statusInterval   time.Duration
 }
 
 func parseFlags() (options, zap.Options) {
@@ -116,6 +116,8 @@ func parseFlags() (options, zap.Options) {
 		"STARTTLS with the relay: auto (when offered), always (required) or never.")
 	flag.StringVar(&o.denyCIDRs, "webhook-deny-cidrs", "169.254.0.0/16,fe80::/10",
 		"Comma-separated address ranges that webhook, Slack and Teams targets may not reach, checked after DNS resolution at every connection. The default refuses link-local addresses (cloud metadata services).")
+	flag.DurationVar(&o.statusInterval, "status-update-interval", 5*time.Second,
+		"How often, at most, a trigger's status (fired count, last firing, delivery health) is patched, and a Fired Event recorded, however often it fires: each busy trigger costs the API server two writes per interval.")
 	flag.DurationVar(&o.historyRetention, "history-retention", 30*24*time.Hour,
 		"How long firings and delivery attempts are kept in the history.")
 	zapOpts := zap.Options{Development: false}
@@ -216,6 +218,7 @@ func run(o options) error {
 		Ledger:   ldg,
 		Recorder: mgr.GetEventRecorder("milestone-triggers"),
 		Log:      ctrl.Log.WithName("firing-status"),
+		Interval: o.statusInterval,
 	}); err != nil {
 		return err
 	}
@@ -224,7 +227,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	deliveryStatus := &controllers.DeliveryStatusWriter{Client: mgr.GetClient(), Log: ctrl.Log.WithName("delivery-status")}
+	deliveryStatus := &controllers.DeliveryStatusWriter{Client: mgr.GetClient(), Log: ctrl.Log.WithName("delivery-status"), Interval: o.statusInterval}
 	if err := mgr.Add(deliveryStatus); err != nil {
 		return err
 	}

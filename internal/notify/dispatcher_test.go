@@ -151,9 +151,15 @@ func (f *fixture) fire(id string) ledger.Firing {
 // start runs a dispatcher with a compressed schedule until the returned
 // function stops it.
 func (f *fixture) start(timeout time.Duration) (stop func()) {
+	return f.startWhen(timeout, nil)
+}
+
+// startWhen is start with the dispatcher held back until ready closes.
+func (f *fixture) startWhen(timeout time.Duration, ready <-chan struct{}) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &Dispatcher{
-		JS: f.conn.JS, Triggers: f.triggers, Log: testr.New(f.t),
+		Ready: ready,
+		JS:    f.conn.JS, Triggers: f.triggers, Log: testr.New(f.t),
 		Notifiers: []Notifier{postNotifier{client: &http.Client{}}},
 		Schedule:  Schedule{0, 100 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond},
 		Timeout:   timeout,
@@ -416,4 +422,23 @@ func TestADeadLetterCanBeResent(t *testing.T) {
 		t.Fatalf("receiver saw %d requests, want the failure and the re-send", len(ids))
 	}
 	allEqual(t, ids, firing.ID)
+}
+
+// Until Ready closes nothing is delivered: a firing whose trigger the
+// controller has not put back in the set yet is not spent on waiting.
+func TestNothingIsDeliveredBeforeReady(t *testing.T) {
+	rcv := newReceiver(t, func(int) (int, time.Duration, http.Header) { return 200, 0, nil })
+	rcv.up(t)
+	f := newFixture(t, rcv.url())
+	ready := make(chan struct{})
+	stop := f.startWhen(2*time.Second, ready)
+	defer stop()
+
+	firing := f.fire("f-ready")
+	time.Sleep(300 * time.Millisecond)
+	if ids, _ := rcv.requests(); len(ids) != 0 {
+		t.Fatalf("delivered %d requests before Ready", len(ids))
+	}
+	close(ready)
+	f.waitOutcome(firing.ID, OutcomeDelivered)
 }

@@ -77,6 +77,9 @@ type options struct {
 
 	historyRetention time.Duration
 	statusInterval   time.Duration
+
+	deliveryConcurrency    int
+	deliveryPerDestination int
 }
 
 func parseFlags() (options, zap.Options) {
@@ -116,6 +119,10 @@ func parseFlags() (options, zap.Options) {
 		"STARTTLS with the relay: auto (when offered), always (required) or never.")
 	flag.StringVar(&o.denyCIDRs, "webhook-deny-cidrs", "169.254.0.0/16,fe80::/10",
 		"Comma-separated address ranges that webhook, Slack and Teams targets may not reach, checked after DNS resolution at every connection. The default refuses link-local addresses (cloud metadata services).")
+	flag.IntVar(&o.deliveryConcurrency, "delivery-concurrency", 64,
+		"How many firings are delivered at once.")
+	flag.IntVar(&o.deliveryPerDestination, "delivery-per-destination", 4,
+		"How many attempts go to one destination (a webhook, Slack or Teams URL, or one trigger's email recipients) at once: a limit that spares receivers many triggers share.")
 	flag.DurationVar(&o.statusInterval, "status-update-interval", 5*time.Second,
 		"How often, at most, a trigger's status (fired count, last firing, delivery health) is patched, and a Fired Event recorded, however often it fires: each busy trigger costs the API server two writes per interval.")
 	flag.DurationVar(&o.historyRetention, "history-retention", 30*24*time.Hour,
@@ -242,7 +249,10 @@ func run(o options) error {
 		Notifiers: notifiers,
 		Log:       ctrl.Log.WithName("dispatcher"),
 		History:   hist.Recorder(5 * time.Second),
-		OnAttempt: deliveryStatus.Record,
+		// Concurrency and PerDestination: see the flags.
+		Concurrency:    o.deliveryConcurrency,
+		PerDestination: o.deliveryPerDestination,
+		OnAttempt:      deliveryStatus.Record,
 	}); err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ type Dispatcher struct {
 	Schedule Schedule
 	// Timeout bounds one attempt (default 10s).
 	Timeout time.Duration
-	// Concurrency bounds the firings delivered at once (default 16), and
+	// Concurrency bounds the firings delivered at once (default 64), and
 	// PerDestination the attempts to one destination at once (default 4).
 	Concurrency    int
 	PerDestination int

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/localsystem"
 	"github.com/leadvibe/milestone-triggers-operator/internal/restapi"
 )
 
@@ -52,7 +52,7 @@ func startShim(ctx context.Context, cfg *rest.Config, ou string, want int) (*shi
 	if err != nil {
 		return nil, err
 	}
-	addr, err := freeLoopbackAddr()
+	addr, err := localsystem.FreeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -132,13 +132,4 @@ func (s *shim) stop() error {
 	case <-time.After(30 * time.Second):
 		return errors.New("the manager did not stop within 30s")
 	}
-}
-
-func freeLoopbackAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }

@@ -76,19 +76,10 @@ func Open(ctx context.Context, js jetstream.JetStream, retention time.Duration) 
 
 func subject(ou, trigger string) string { return subjectPrefix + ou + "." + trigger }
 
-// RecordFiring records a firing. Recording it twice (a redelivery) within
-// the duplicate window keeps one record.
-func (s *Store) RecordFiring(ctx context.Context, f ledger.Firing) error {
-	return s.start(firingRecord(f))(ctx)
-}
-
-// RecordAttempt records one delivery attempt.
-func (s *Store) RecordAttempt(ctx context.Context, a notify.Attempt) error {
-	return s.start(attemptRecord(a))(ctx)
-}
-
-// Recorder is the Store as the dispatcher's notify.Recorder: writes start
-// at once, and waiting for one gives up after timeout.
+// Recorder writes to the Store: the dispatcher's notify.Recorder. A
+// record's write starts at once, and waiting for it gives up after
+// timeout. Recording a firing or an attempt twice (a redelivery) within
+// the stream's duplicate window keeps one record.
 func (s *Store) Recorder(timeout time.Duration) notify.Recorder {
 	return recorder{s: s, timeout: timeout}
 }

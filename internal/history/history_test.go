@@ -28,16 +28,17 @@ func open(t *testing.T) *Store {
 func TestRecordsAndQueries(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
+	rec := s.Recorder(5 * time.Second)
 	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	for i := range 6 {
 		trigger := []string{"hot", "cold"}[i%2]
 		lead := fmt.Sprintf("ld_%d", i%3)
 		f := ledger.Firing{ID: fmt.Sprintf("f%d", i), OU: "demo", Trigger: trigger, FiredAt: base.Add(time.Duration(i) * time.Minute),
 			Event: stream.Event{ID: fmt.Sprintf("e%d", i), LeadID: lead, EventType: "demo_request"}, Score: int64(70 + i)}
-		if err := s.RecordFiring(ctx, f); err != nil {
+		if err := rec.Firing(f)(); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.RecordFiring(ctx, f); err != nil { // a redelivery: kept once
+		if err := rec.Firing(f)(); err != nil { // a redelivery: kept once
 			t.Fatal(err)
 		}
 		for n := 1; n <= 2; n++ {
@@ -47,13 +48,13 @@ func TestRecordsAndQueries(t *testing.T) {
 			if n == 1 {
 				a.Error = "status 503"
 			}
-			if err := s.RecordAttempt(ctx, a); err != nil {
+			if err := rec.Attempt(a)(); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	// Another OU is never seen.
-	if err := s.RecordFiring(ctx, ledger.Firing{ID: "other", OU: "elsewhere", Trigger: "hot", FiredAt: base}); err != nil {
+	if err := rec.Firing(ledger.Firing{ID: "other", OU: "elsewhere", Trigger: "hot", FiredAt: base})(); err != nil {
 		t.Fatal(err)
 	}
 

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
@@ -51,7 +52,25 @@ func FiringID(ou, triggerUID, leadID, eventID string) string {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
-	return "mtf_" + hex.EncodeToString(h.Sum(nil)[:16])
+	return firingIDPrefix + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// firingIDPrefix starts every FiringID.
+const firingIDPrefix = "mtf_"
+
+// IsFiringID reports whether id has the shape FiringID gives: the prefix
+// and 32 lowercase hex digits.
+func IsFiringID(id string) bool {
+	hexPart, ok := strings.CutPrefix(id, firingIDPrefix)
+	if !ok || len(hexPart) != 32 {
+		return false
+	}
+	for _, c := range hexPart {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Encode returns the firing's JSON.

@@ -30,10 +30,11 @@ var _ = Describe("History: GET /milestone-events and GET /triggers/{id}/events",
 			trigger := []string{"hot", "cold"}[i%2]
 			f := ledger.Firing{ID: fmt.Sprintf("mtf_%s_%d", ou, i), OU: ou, Trigger: trigger, FiredAt: base.Add(time.Duration(i) * time.Second),
 				Event: stream.Event{ID: fmt.Sprintf("e%d", i), LeadID: fmt.Sprintf("ld_%d", i%2), EventType: "demo_request"}, Score: 80}
-			Expect(historyStore.RecordFiring(suiteCtx, f)).To(Succeed())
-			Expect(historyStore.RecordAttempt(suiteCtx, notify.Attempt{FiringID: f.ID, OU: ou, Trigger: trigger, LeadID: f.Event.LeadID,
+			rec := historyStore.Recorder(5 * time.Second)
+			Expect(rec.Firing(f)()).To(Succeed())
+			Expect(rec.Attempt(notify.Attempt{FiringID: f.ID, OU: ou, Trigger: trigger, LeadID: f.Event.LeadID,
 				Channel: notify.ChannelWebhook, Destination: "https://hooks.example.com/<redacted>", Number: 1, At: f.FiredAt,
-				Outcome: notify.OutcomeDelivered, Duration: 12 * time.Millisecond})).To(Succeed())
+				Outcome: notify.OutcomeDelivered, Duration: 12 * time.Millisecond})()).To(Succeed())
 		}
 		viewer := newServiceAccount(ou, viewerRole)
 

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
 )
 
@@ -15,9 +15,6 @@ import (
 // on milestonetriggers/resend for the trigger. The milestonetrigger-editor
 // ClusterRole grants it.
 const ResendSubresource = "resend"
-
-// firingIDPattern is the shape of a firing id (ledger.FiringID).
-var firingIDPattern = regexp.MustCompile(`^mtf_[0-9a-f]{32}$`)
 
 // resendResponse is the 202 answer of a re-send.
 type resendResponse struct {
@@ -40,7 +37,7 @@ func ResendRoute(js jetstream.JetStream) Route {
 			caller, _ := CallerFrom(r.Context())
 			id, firingID := r.PathValue("id"), r.PathValue("firing_id")
 			notFiring := newError(http.StatusNotFound, fmt.Sprintf("firing %q of trigger %q not found in OU %q", firingID, id, caller.OU))
-			if !validID(id) || !firingIDPattern.MatchString(firingID) {
+			if !validID(id) || !ledger.IsFiringID(firingID) {
 				WriteError(w, notFiring)
 				return
 			}

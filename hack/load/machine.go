@@ -100,37 +100,3 @@ func processCPU(pid int) (time.Duration, bool) {
 	}
 	return time.Duration(utime+stime) * time.Second / clockTicks, true
 }
-
-// childWithArg returns the pid of a child of parent whose command line has
-// the argument arg, or 0.
-func childWithArg(parent int, arg string) int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		i := strings.LastIndexByte(string(stat), ')')
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) < 2 || f[1] != strconv.Itoa(parent) {
-			continue
-		}
-		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil {
-			continue
-		}
-		for _, a := range strings.Split(string(cmdline), "\x00") {
-			if a == arg {
-				return pid
-			}
-		}
-	}
-	return 0
-}

@@ -15,10 +15,10 @@
 //	bin/load --kubeconfig bin/local-state/kubeconfig --nats-url nats://127.0.0.1:NNNNN --rate 5000 --duration 30s
 //	bin/load --kubeconfig ... --nats-url ... --rate 0 --duration 30s
 //
-// or letting it start and stop the local system itself (bin/local and
-// bin/manager built first, as `make local` does):
+// or letting it start and stop a local system itself, with the code
+// `make local` runs (internal/localsystem; bin/manager built first):
 //
-//	make build && go build -o bin/local ./hack/local && go build -o bin/load ./hack/load
+//	make build && go build -o bin/load ./hack/load
 //	bin/load --start-local --rate 5000 --duration 30s
 //
 // What it does, in order:
@@ -116,7 +116,7 @@ type options struct {
 	operatorPID int
 
 	startLocal    bool
-	localBin      string
+	crdDir        string
 	assets        string
 	manager       string
 	managerArgs   []string
@@ -145,12 +145,17 @@ type options struct {
 
 func parseFlags() options {
 	var o options
-	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "Kubeconfig of the cluster the operator watches (default: $KUBECONFIG, then ~/.kube/config).")
+	// controller-runtime registers --kubeconfig itself (the cluster the
+	// operator watches; default $KUBECONFIG, then ~/.kube/config); the
+	// tool reads it after parsing.
+	if flag.Lookup("kubeconfig") == nil {
+		flag.String("kubeconfig", "", "Kubeconfig of the cluster the operator watches (default: $KUBECONFIG, then ~/.kube/config).")
+	}
 	flag.StringVar(&o.natsURL, "nats-url", "", "NATS URL of the operator's event stream (the local system prints it as \"event stream\").")
 	flag.StringVar(&o.metricsURL, "metrics-url", "", "Optional: the operator's Prometheus endpoint (http://.../metrics), to report the evaluator's rate from "+consumedMetric+".")
 	flag.IntVar(&o.operatorPID, "operator-pid", 0, "Optional: the operator's process id on this machine, to report the CPU time it used (found by itself with --start-local).")
-	flag.BoolVar(&o.startLocal, "start-local", false, "Start the local system (--local-bin) for the run and stop it afterwards, instead of --kubeconfig and --nats-url.")
-	flag.StringVar(&o.localBin, "local-bin", "bin/local", "With --start-local: the hack/local binary.")
+	flag.BoolVar(&o.startLocal, "start-local", false, "Start a local system as `make local` does (control plane and operator process) for the run and stop it afterwards, instead of --kubeconfig and --nats-url.")
+	flag.StringVar(&o.crdDir, "crd-dir", "config/crd/bases", "With --start-local: the CRDs to install.")
 	flag.StringVar(&o.assets, "assets", "bin/k8s", "With --start-local: the directory holding kube-apiserver and etcd.")
 	flag.StringVar(&o.manager, "manager", "bin/manager", "With --start-local: the operator binary.")
 	flag.Func("manager-arg", "With --start-local: a further flag for the operator, such as --manager-arg=--stream-sync=2m (repeatable).", func(v string) error {
@@ -180,6 +185,7 @@ func parseFlags() options {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
+	o.kubeconfig = flag.Lookup("kubeconfig").Value.String()
 	return o
 }
 
@@ -233,8 +239,8 @@ func run(ctx context.Context, o options) (retErr error) {
 		run, rep.command, mach.goVer, mach.cpuModel, mach.cores, mach.kernel, rep.loadBefore)
 
 	if o.startLocal {
-		fmt.Println(">> Starting the local system with", o.localBin)
-		ls, err := startLocal(ctx, o.localBin, o.assets, o.manager, o.managerArgs, o.localStateDir, 5*time.Minute)
+		fmt.Println(">> Starting the local system with", o.manager)
+		ls, err := startLocal(ctx, o.assets, o.crdDir, o.manager, o.managerArgs, o.localStateDir)
 		if err != nil {
 			return err
 		}

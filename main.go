@@ -201,17 +201,18 @@ func run(o options) error {
 
 	// The stream is opened before the manager starts and closed after it
 	// has stopped every runnable that uses it.
-	conn, err := openStream(ctx, o)
+	notifiers, err := buildNotifiers(o)
+	if err != nil {
+		return err
+	}
+	conn, streams, err := openStream(ctx, o, len(notifiers))
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	ldg, err := ledger.Open(ctx, conn.JS, ledger.DefaultRetention)
-	if err != nil {
-		return err
-	}
+	ldg := ledger.New(streams)
 	if err := mgr.Add(&pipeline.Pipeline{
-		JS:       conn.JS,
+		Streams:  streams,
 		Ledger:   ldg,
 		Triggers: triggers,
 		Log:      ctrl.Log.WithName("evaluator"),
@@ -230,20 +231,13 @@ func run(o options) error {
 		return err
 	}
 
-	notifiers, err := buildNotifiers(o)
-	if err != nil {
-		return err
-	}
 	deliveryStatus := &controllers.DeliveryStatusWriter{Client: mgr.GetClient(), Log: ctrl.Log.WithName("delivery-status"), Interval: o.statusInterval}
 	if err := mgr.Add(deliveryStatus); err != nil {
 		return err
 	}
-	hist, err := history.Open(ctx, conn.JS, o.historyRetention)
-	if err != nil {
-		return err
-	}
+	hist := history.New(streams)
 	if err := mgr.Add(&notify.Dispatcher{
-		JS:        conn.JS,
+		Streams:   streams,
 		Triggers:  triggers,
 		Ready:     gate.Done(),
 		Notifiers: notifiers,
@@ -262,7 +256,7 @@ func run(o options) error {
 		if o.smtpAddr != "" {
 			sim.EmailFrom = o.smtpFrom
 		}
-		if err := addRESTAPI(mgr, cfg, o, conn, hist, sim); err != nil {
+		if err := addRESTAPI(mgr, cfg, o, streams, hist, sim); err != nil {
 			return err
 		}
 	}
@@ -308,7 +302,7 @@ func buildNotifiers(o options) ([]notify.Notifier, error) {
 // addRESTAPI serves the product's /triggers API on the custom resources,
 // authenticating callers with TokenReview and authorizing each call with
 // a SubjectAccessReview in the caller's OU.
-func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, o options, conn *stream.Conn, hist *history.Store, sim simulate.Config) error {
+func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, o options, streams *stream.Streams, hist *history.Store, sim simulate.Config) error {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -324,9 +318,9 @@ func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, o options, conn *stream.Conn
 		SubjectAccessReviews: cs.AuthorizationV1(),
 		Logger:               ctrl.Log.WithName("restapi"),
 		Routes: append([]restapi.Route{
-			restapi.IngestRoute(conn.JS),
+			restapi.IngestRoute(streams.Events),
 			restapi.SimulateRoute(mgr.GetCache(), mgr.GetAPIReader(), sim),
-			restapi.ResendRoute(conn.JS),
+			restapi.ResendRoute(streams),
 		}, restapi.HistoryRoutes(hist)...),
 	})
 	if err != nil {
@@ -335,10 +329,13 @@ func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, o options, conn *stream.Conn
 	return mgr.Add(api)
 }
 
-func openStream(ctx context.Context, o options) (*stream.Conn, error) {
+// openStream opens the embedded or external stream and ensures the whole
+// JetStream layout (internal/stream/layout.go), with the retention and
+// delivery settings of the flags.
+func openStream(ctx context.Context, o options, channels int) (*stream.Conn, *stream.Streams, error) {
 	sync, err := stream.ParseSyncPolicy(o.streamSync)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	conn, err := stream.Open(ctx, stream.Config{
 		URL:      o.natsURL,
@@ -348,16 +345,22 @@ func openStream(ctx context.Context, o options) (*stream.Conn, error) {
 		Replicas: o.streamReplicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("opening the event stream: %w", err)
+		return nil, nil, fmt.Errorf("opening the event stream: %w", err)
 	}
-	if err := stream.EnsureStreams(ctx, conn.JS, stream.DefaultRetention); err != nil {
+	layout := stream.DefaultLayout
+	layout.History = o.historyRetention
+	layout.Deliveries = notify.StateTTL(notify.DefaultSchedule)
+	layout.DispatcherAckWait = notify.AckWait(0, channels)
+	layout.DispatcherMaxAckPending = 4 * max(o.deliveryConcurrency, 1)
+	streams, err := conn.Ensure(ctx, layout)
+	if err != nil {
 		conn.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if o.natsURL == "" {
 		setupLog.Info("Embedded event stream ready", "dataDir", o.dataDir, "sync", sync.String(), "clientURL", conn.ClientURL())
 	} else {
 		setupLog.Info("External event stream ready", "url", triggerset.RedactURL(o.natsURL))
 	}
-	return conn, nil
+	return conn, streams, nil
 }

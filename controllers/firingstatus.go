@@ -18,6 +18,7 @@ import (
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -62,7 +63,7 @@ func (w *FiringStatusWriter) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	consumer, err := ledger.OrderedFrom(ctx, w.JS, ledger.FiringsStream, checkpoint)
+	consumer, err := ledger.OrderedFrom(ctx, w.JS, stream.FiringsStream, checkpoint)
 	if err != nil {
 		return err
 	}

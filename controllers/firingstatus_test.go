@@ -19,7 +19,7 @@ import (
 func publish(ou string, evs ...stream.Event) {
 	GinkgoHelper()
 	for _, ev := range evs {
-		_, err := stream.Publish(suiteCtx, eventStream.JS, ou, ev)
+		_, err := stream.Publish(suiteCtx, eventStreams.Events, ou, ev)
 		Expect(err).NotTo(HaveOccurred())
 	}
 }

@@ -42,6 +42,7 @@ var (
 	// eventStream is a real embedded NATS JetStream with the evaluator and
 	// the status writer running on it.
 	eventStream    *stream.Conn
+	eventStreams   *stream.Streams
 	statusPatches  atomic.Int64
 	deliveryStatus *DeliveryStatusWriter
 )
@@ -77,9 +78,9 @@ var _ = BeforeSuite(func() {
 
 	eventStream, err = stream.Open(suiteCtx, stream.Config{DataDir: GinkgoT().TempDir(), Sync: stream.SyncPolicy{Always: true}})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(stream.EnsureStreams(suiteCtx, eventStream.JS, stream.DefaultRetention)).To(Succeed())
-	ldg, err := ledger.Open(suiteCtx, eventStream.JS, ledger.DefaultRetention)
+	eventStreams, err = eventStream.Ensure(suiteCtx, stream.Layout{})
 	Expect(err).NotTo(HaveOccurred())
+	ldg := ledger.New(eventStreams)
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 testScheme,
@@ -93,7 +94,7 @@ var _ = BeforeSuite(func() {
 		APIReader: mgr.GetAPIReader(),
 		Triggers:  triggers,
 	}).SetupWithManager(suiteCtx, mgr)).To(Succeed())
-	Expect(mgr.Add(&pipeline.Pipeline{JS: eventStream.JS, Ledger: ldg, Triggers: triggers, Log: logf.Log.WithName("evaluator")})).To(Succeed())
+	Expect(mgr.Add(&pipeline.Pipeline{Streams: eventStreams, Ledger: ldg, Triggers: triggers, Log: logf.Log.WithName("evaluator")})).To(Succeed())
 	// The status writer's client counts its status patches, so a test can
 	// check that a burst of firings is coalesced.
 	direct, err := client.NewWithWatch(cfg, client.Options{Scheme: testScheme})

@@ -43,10 +43,7 @@ func run(server string, q history.Query) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	store, err := history.Open(ctx, js, 30*24*time.Hour)
-	if err != nil {
-		return err
-	}
+	store := history.NewReader(js)
 	for {
 		page, err := store.Find(ctx, q)
 		if err != nil {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
 // outboxWatch tells when the evaluator has committed the run's firings:
@@ -23,9 +23,9 @@ type outboxWatch struct {
 }
 
 func newOutboxWatch(ctx context.Context, js jetstream.JetStream) (*outboxWatch, error) {
-	s, err := js.Stream(ctx, ledger.FiringsStream)
+	s, err := js.Stream(ctx, stream.FiringsStream)
 	if err != nil {
-		return nil, fmt.Errorf("reading the firing outbox %s: %w", ledger.FiringsStream, err)
+		return nil, fmt.Errorf("reading the firing outbox %s: %w", stream.FiringsStream, err)
 	}
 	return &outboxWatch{js: js, base: s.CachedInfo().State.LastSeq}, nil
 }
@@ -36,7 +36,7 @@ func (w *outboxWatch) wait(ctx context.Context, want int, timeout time.Duration)
 	deadline := time.Now().Add(timeout)
 	var got uint64
 	for {
-		s, err := w.js.Stream(ctx, ledger.FiringsStream)
+		s, err := w.js.Stream(ctx, stream.FiringsStream)
 		if err == nil {
 			st := s.CachedInfo().State
 			got = st.LastSeq - w.base

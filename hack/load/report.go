@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
 // Targets (docs/benchmarks.md).
@@ -90,7 +90,7 @@ func (r *report) print(w io.Writer) {
 		l.events, dur(rc.last.Sub(l.start)), e2e, dur(rc.last.Sub(l.acked)))
 	if !r.evaluatedAt.IsZero() {
 		p("evaluator    every event evaluated and its firings in the outbox (%s) %s after the first publish: %.0f events/s; deliveries finished %s later",
-			ledger.FiringsStream, dur(r.evaluatedAt.Sub(l.start)), eventsPerSecond(l.events, l.start, r.evaluatedAt), dur(rc.last.Sub(r.evaluatedAt)))
+			stream.FiringsStream, dur(r.evaluatedAt.Sub(l.start)), eventsPerSecond(l.events, l.start, r.evaluatedAt), dur(rc.last.Sub(r.evaluatedAt)))
 	}
 	if !r.consumedAt.IsZero() {
 		p("evaluator    %s reached every event %s after the first publish: %.0f events/s (polled every 50ms)",

@@ -83,7 +83,7 @@ func run(server, ou string, args []string, flagEvent stream.Event) error {
 }
 
 func publish(ctx context.Context, js jetstream.JetStream, ou string, ev stream.Event) error {
-	ack, err := stream.Publish(ctx, js, ou, ev)
+	ack, err := js.Publish(ctx, stream.EventSubject(ou), ev.Encode(), jetstream.WithMsgID(ev.ID))
 	if err != nil {
 		return fmt.Errorf("event %s: %w", ev.ID, err)
 	}

@@ -107,7 +107,7 @@ func open(policy stream.SyncPolicy) (*stream.Conn, func()) {
 	if err != nil {
 		fail(err)
 	}
-	if err := stream.EnsureStreams(context.Background(), conn.JS, stream.DefaultRetention); err != nil {
+	if _, err := conn.Ensure(context.Background(), stream.Layout{}); err != nil {
 		fail(err)
 	}
 	return conn, func() { conn.Close(); os.RemoveAll(dir) }
@@ -182,10 +182,11 @@ func endToEnd(policy stream.SyncPolicy, evs []stream.Event, n, batch int) (float
 	defer done()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ldg, err := ledger.Open(ctx, conn.JS, ledger.DefaultRetention)
+	streams, err := conn.Ensure(ctx, stream.Layout{})
 	if err != nil {
 		fail(err)
 	}
+	ldg := ledger.New(streams)
 	set := triggerset.NewMemory()
 	types := []string{"", "", "demo_request", "form_submit"}
 	for i := range n {
@@ -201,7 +202,7 @@ func endToEnd(policy stream.SyncPolicy, evs []stream.Event, n, batch int) (float
 	var firings atomic.Int64
 	finished := make(chan struct{})
 	total := uint64(len(evs))
-	p := &pipeline.Pipeline{JS: conn.JS, Ledger: ldg, Triggers: set, Log: logr.Discard(), BatchSize: batch,
+	p := &pipeline.Pipeline{Streams: streams, Ledger: ldg, Triggers: set, Log: logr.Discard(), BatchSize: batch,
 		OnCommit: func(b pipeline.Batch) {
 			firings.Add(int64(b.Firings))
 			if committed.Add(uint64(b.Events)) == total {

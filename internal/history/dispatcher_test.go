@@ -40,14 +40,11 @@ func TestHistoryShowsEveryAttempt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	ldg, err := ledger.Open(ctx, conn.JS, ledger.DefaultRetention)
+	streams, err := conn.Ensure(ctx, stream.Layout{History: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := Open(ctx, conn.JS, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ldg, store := ledger.New(streams), New(streams)
 	triggers := triggerset.NewMemory()
 	triggers.Upsert(triggerset.Definition{
 		Key: types.NamespacedName{Namespace: "demo", Name: "hot"}, UID: "uid-hot", DisplayName: "Hot", Threshold: 75, Active: true,
@@ -57,7 +54,7 @@ func TestHistoryShowsEveryAttempt(t *testing.T) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	d := &notify.Dispatcher{
-		JS: conn.JS, Triggers: triggers, Log: testr.New(t),
+		Streams: streams, Triggers: triggers, Log: testr.New(t),
 		Notifiers: []notify.Notifier{webhook.New(safehttp.NewClient(safehttp.DefaultDeny, 0))},
 		Schedule:  notify.Schedule{0, 50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond},
 		History:   store.Recorder(5 * time.Second),

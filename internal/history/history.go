@@ -17,12 +17,7 @@ import (
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
-)
-
-// Stream holds the history, one subject per OU and trigger.
-const (
-	Stream        = "LEADVIBE_HISTORY"
-	subjectPrefix = "leadvibe.history."
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
 // Kinds of records.
@@ -55,26 +50,22 @@ type Record struct {
 	Cursor string `json:"-"`
 }
 
-// Store writes and reads the history.
-type Store struct{ js jetstream.JetStream }
-
-// Open creates the history stream, keeping records for retention.
-func Open(ctx context.Context, js jetstream.JetStream, retention time.Duration) (*Store, error) {
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        Stream,
-		Description: "Firings and delivery attempts, one subject per OU and trigger",
-		Subjects:    []string{subjectPrefix + "*.*"},
-		Storage:     jetstream.FileStorage,
-		MaxAge:      retention,
-		Duplicates:  10 * time.Minute,
-		Discard:     jetstream.DiscardOld,
-	}); err != nil {
-		return nil, fmt.Errorf("creating stream %s: %w", Stream, err)
-	}
-	return &Store{js: js}, nil
+// Store writes and reads the history (stream.HistoryStream), one subject
+// per OU and trigger; its records are written by the stream's Writer, in
+// atomic batches shared by the deliveries under way.
+type Store struct {
+	js jetstream.JetStream
+	w  *stream.Writer
 }
 
-func subject(ou, trigger string) string { return subjectPrefix + ou + "." + trigger }
+// New returns the Store of an ensured layout.
+func New(s *stream.Streams) *Store { return &Store{js: s.JS, w: s.History} }
+
+// NewReader returns a Store that only reads (Find), for a client outside
+// the operator such as hack/history; its Recorder fails every write.
+func NewReader(js jetstream.JetStream) *Store { return &Store{js: js} }
+
+func subject(ou, trigger string) string { return stream.HistorySubject(ou, trigger) }
 
 // Recorder writes to the Store: the dispatcher's notify.Recorder. A
 // record's write starts at once, and waiting for it gives up after
@@ -121,26 +112,22 @@ func attemptRecord(a notify.Attempt) record {
 	}}
 }
 
-// start publishes rec without waiting, and returns the wait for the
-// stream's acknowledgement.
+// start hands rec to the history's writer without waiting, and returns
+// the wait for it to be stored.
 func (s *Store) start(rec record) func(context.Context) error {
 	b, err := json.Marshal(rec.r)
+	if err == nil && s.w == nil {
+		err = errors.New("this history store only reads")
+	}
 	if err != nil {
 		return func(context.Context) error { return err }
 	}
-	ack, err := s.js.PublishAsync(subject(rec.r.OU, rec.r.Trigger), b, jetstream.WithMsgID(rec.id))
-	if err != nil {
-		return func(context.Context) error { return fmt.Errorf("recording %s: %w", rec.id, err) }
-	}
+	wait := s.w.Start(stream.Msg{Subject: subject(rec.r.OU, rec.r.Trigger), Data: b, ID: rec.id})
 	return func(ctx context.Context) error {
-		select {
-		case <-ack.Ok():
-			return nil
-		case err := <-ack.Err():
+		if _, err := wait(ctx); err != nil {
 			return fmt.Errorf("recording %s: %w", rec.id, err)
-		case <-ctx.Done():
-			return fmt.Errorf("recording %s: %w", rec.id, ctx.Err())
 		}
+		return nil
 	}
 }
 
@@ -187,7 +174,7 @@ func (s *Store) Find(ctx context.Context, q Query) (Page, error) {
 		since := q.Since
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
 	}
-	st, err := s.js.Stream(ctx, Stream)
+	st, err := s.js.Stream(ctx, stream.HistoryStream)
 	if err != nil {
 		return Page{}, err
 	}

@@ -18,11 +18,11 @@ func open(t *testing.T) *Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(conn.Close)
-	s, err := Open(context.Background(), conn.JS, time.Hour)
+	streams, err := conn.Ensure(context.Background(), stream.Layout{History: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return New(streams)
 }
 
 func TestRecordsAndQueries(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
 // Checkpoints of the stream readers. A reader consumes its stream in order
@@ -30,7 +32,7 @@ func checkpointKey(name string) string { return "_checkpoint." + name }
 // LoadCheckpoint returns the sequence the named reader is durable through,
 // or 0 when it has none yet.
 func (l *Ledger) LoadCheckpoint(ctx context.Context, name string) (uint64, error) {
-	entry, err := l.leads.Get(ctx, checkpointKey(name))
+	entry, err := l.streams.LeadsKV.Get(ctx, checkpointKey(name))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return 0, nil
 	}
@@ -46,10 +48,14 @@ func (l *Ledger) LoadCheckpoint(ctx context.Context, name string) (uint64, error
 
 // SaveCheckpoint records that the named reader is durable through seq.
 func (l *Ledger) SaveCheckpoint(ctx context.Context, name string, seq uint64) error {
-	if _, err := l.leads.Put(ctx, checkpointKey(name), []byte(strconv.FormatUint(seq, 10))); err != nil {
+	if _, err := l.streams.Leads.Write(ctx, checkpointMsg(name, seq)); err != nil {
 		return fmt.Errorf("saving checkpoint %s: %w", name, err)
 	}
 	return nil
+}
+
+func checkpointMsg(name string, seq uint64) stream.Msg {
+	return stream.Msg{Subject: stream.KeySubject(stream.LeadsBucket, checkpointKey(name)), Data: []byte(strconv.FormatUint(seq, 10))}
 }
 
 // OrderedFrom returns an ordered consumer of a stream that starts after

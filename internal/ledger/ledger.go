@@ -20,81 +20,27 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
-// Names of the ledger's JetStream assets.
-const (
-	// LeadsBucket is the KV bucket of lead states, keyed by OU and lead.
-	LeadsBucket = "LEADVIBE_LEADS"
-	// FiringsStream is the firing outbox; the dispatcher and the status
-	// writer consume it.
-	FiringsStream = "LEADVIBE_FIRINGS"
-	// firingsSubjectPrefix is followed by "<ou>.<firing id>".
-	firingsSubjectPrefix = "leadvibe.firings."
-)
-
-// FiringsSubject is the outbox subject of one firing.
-func FiringsSubject(ou, firingID string) string {
-	return firingsSubjectPrefix + ou + "." + firingID
-}
-
-// Ledger reads and writes lead states and the firing outbox.
+// Ledger reads and writes lead states and the firing outbox, through
+// the layout's writers: a batch's firings are one atomic batch, and a
+// snapshot's lead states are atomic batches of up to a thousand, the last
+// of which carries the checkpoint.
 type Ledger struct {
-	js     jetstream.JetStream
-	leads  jetstream.KeyValue
-	prefix string // subject prefix of the leads bucket's keys
+	streams *stream.Streams
 }
 
-// Retention bounds what the ledger keeps.
-type Retention struct {
-	// Firings is how long the outbox keeps a firing. A redelivered event
-	// older than this could fire again, so it must exceed the longest
-	// outage the operator should survive; deliveries and history read the
-	// outbox well within it.
-	Firings time.Duration
-}
-
-// DefaultRetention keeps firings for 30 days.
-var DefaultRetention = Retention{Firings: 30 * 24 * time.Hour}
-
-// Open creates the ledger's bucket and stream when missing and returns a
-// Ledger over them.
-func Open(ctx context.Context, js jetstream.JetStream, r Retention) (*Ledger, error) {
-	leads, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      LeadsBucket,
-		Description: "Lead states: last score, pending crossings, last applied event",
-		History:     1,
-		Storage:     jetstream.FileStorage,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("creating bucket %s: %w", LeadsBucket, err)
-	}
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        FiringsStream,
-		Description: "Firing outbox: one subject, and one message, per firing",
-		Subjects:    []string{firingsSubjectPrefix + "*.*"},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		MaxAge:      r.Firings,
-		// One message per firing subject: a second write of the same
-		// firing is refused by the expected-sequence check, and this
-		// keeps the subject from ever holding two.
-		MaxMsgsPerSubject: 1,
-		Discard:           jetstream.DiscardOld,
-	}); err != nil {
-		return nil, fmt.Errorf("creating stream %s: %w", FiringsStream, err)
-	}
-	return &Ledger{js: js, leads: leads, prefix: "$KV." + LeadsBucket + "."}, nil
-}
+// New returns the Ledger of an ensured layout.
+func New(s *stream.Streams) *Ledger { return &Ledger{streams: s} }
 
 // LoadLeads reads every lead state, for an evaluator taking over.
 func (l *Ledger) LoadLeads(ctx context.Context) (map[string]LeadState, error) {
-	w, err := l.leads.WatchAll(ctx, jetstream.IgnoreDeletes())
+	w, err := l.streams.LeadsKV.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("reading lead states: %w", err)
 	}
@@ -123,99 +69,59 @@ func (l *Ledger) LoadLeads(ctx context.Context) (map[string]LeadState, error) {
 	}
 }
 
-// Snapshot makes lead states durable, keyed by LeadKey, then moves the
+// Snapshot makes lead states durable, keyed by LeadKey, and moves the
 // evaluator's checkpoint to through: every event up to it is reflected in
 // the stored states, and its firings are in the outbox (the caller
-// committed them first).
+// committed them first). The checkpoint goes in the same atomic batch as
+// the last states, after them: a crash leaves it where it was, or moved
+// with every state written.
 func (l *Ledger) Snapshot(ctx context.Context, states map[string]LeadState, through uint64) error {
-	if err := l.CommitStates(ctx, states); err != nil {
-		return err
-	}
-	return l.SaveCheckpoint(ctx, EvaluatorCheckpoint, through)
-}
-
-// CommitFirings writes firings to the outbox. A firing already there (the
-// same id offered again after a crash) is left as it is, not duplicated.
-// The firings written and those refused as already there are counted in
-// milestone_triggers_firings_total and _firing_duplicates_total, so the
-// first counts each firing once across restarts.
-func (l *Ledger) CommitFirings(ctx context.Context, firings []Firing) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(firings))
-	for i := range firings {
-		data, err := firings[i].Encode()
-		if err != nil {
-			return err
-		}
-		f, err := l.js.PublishAsync(FiringsSubject(firings[i].OU, firings[i].ID), data,
-			jetstream.WithExpectLastSequencePerSubject(0))
-		if err != nil {
-			return fmt.Errorf("writing firing %s: %w", firings[i].ID, err)
-		}
-		futures = append(futures, f)
-	}
-	n, err := awaitAll(ctx, futures, alreadyWritten)
-	// Counted even when some writes failed: those written are written, and
-	// the caller's retry finds them already there.
-	metrics.WrittenFirings(n.stored, n.ignored)
-	if err != nil {
-		return fmt.Errorf("writing firings: %w", err)
-	}
-	return nil
-}
-
-// CommitStates writes lead states, keyed by LeadKey.
-func (l *Ledger) CommitStates(ctx context.Context, states map[string]LeadState) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(states))
+	msgs := make([]stream.Msg, 0, len(states)+1)
 	for key, s := range states {
 		data, err := s.encode()
 		if err != nil {
 			return fmt.Errorf("encoding lead state %s: %w", key, err)
 		}
-		f, err := l.js.PublishAsync(l.prefix+key, data)
-		if err != nil {
-			return fmt.Errorf("writing lead state: %w", err)
-		}
-		futures = append(futures, f)
+		msgs = append(msgs, stream.Msg{Subject: stream.KeySubject(stream.LeadsBucket, key), Data: data})
 	}
-	if _, err := awaitAll(ctx, futures, nil); err != nil {
-		return fmt.Errorf("writing lead states: %w", err)
+	msgs = append(msgs, checkpointMsg(EvaluatorCheckpoint, through))
+	if _, err := l.streams.Leads.Write(ctx, msgs...); err != nil {
+		return fmt.Errorf("writing a snapshot of %d lead states: %w", len(states), err)
 	}
 	return nil
 }
 
-// alreadyWritten reports whether a publish failed only because its subject
-// already holds the message: a firing offered again after a crash.
-func alreadyWritten(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) &&
-		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
-}
-
-// acks counts the publishes of awaitAll: stored by the stream, and
-// refused with an error that the caller ignores.
-type acks struct{ stored, ignored int }
-
-// awaitAll waits for every publish acknowledgement; an error for which
-// ignore returns true is not a failure.
-func awaitAll(ctx context.Context, futures []jetstream.PubAckFuture, ignore func(error) bool) (acks, error) {
-	var (
-		n    acks
-		errs []error
-	)
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-			n.stored++
-		case err := <-f.Err():
-			if ignore == nil || !ignore(err) {
-				errs = append(errs, err)
-			} else {
-				n.ignored++
-			}
-		case <-ctx.Done():
-			return n, ctx.Err()
+// CommitFirings writes firings to the outbox, as one atomic batch (up to a
+// thousand). A firing already there (the same id offered again after a
+// crash) is left as it is, not duplicated: each has a subject of its own
+// that must be empty. The firings written and those refused as already
+// there are counted in milestone_triggers_firings_total and
+// _firing_duplicates_total, so the first counts each firing once across
+// restarts.
+func (l *Ledger) CommitFirings(ctx context.Context, firings []Firing) error {
+	if len(firings) == 0 {
+		return nil
+	}
+	msgs := make([]stream.Msg, len(firings))
+	for i := range firings {
+		data, err := firings[i].Encode()
+		if err != nil {
+			return err
+		}
+		msgs[i] = stream.Msg{Subject: stream.FiringSubject(firings[i].OU, firings[i].ID), Data: data, ExpectNew: true}
+	}
+	res, err := l.streams.Firings.Write(ctx, msgs...)
+	if err != nil {
+		return fmt.Errorf("writing %d firings: %w", len(firings), err)
+	}
+	var stored, existed int
+	for _, r := range res {
+		if r.Exists {
+			existed++
+		} else {
+			stored++
 		}
 	}
-	return n, errors.Join(errs...)
+	metrics.WrittenFirings(stored, existed)
+	return nil
 }

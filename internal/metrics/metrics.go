@@ -111,6 +111,26 @@ var (
 		Name:      "deliveries_in_flight",
 		Help:      "Delivery attempts being sent right now, by channel.",
 	}, []string{"channel"})
+	// StreamBatches counts the atomic batches each stream's writer
+	// committed, and StreamBatchMessages the messages in them.
+	StreamBatches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "stream_batches_total",
+		Help:      "Atomic batches committed by the operator's writer of each JetStream stream (one fsync each with --stream-sync=always).",
+	}, []string{"stream"})
+	StreamBatchMessages = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "stream_batch_messages_total",
+		Help:      "Messages written by the operator's writer of each JetStream stream, in atomic batches or one by one.",
+	}, []string{"stream"})
+	// StreamBatchFallbacks counts the batches the stream refused whole (a
+	// duplicate message id, a subject already written) and that the
+	// writer then wrote one message at a time.
+	StreamBatchFallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "stream_batch_fallbacks_total",
+		Help:      "Atomic batches a stream refused whole (a duplicate message id or a failed expected-sequence check, after a crash or a redelivery) and the writer then wrote one message at a time.",
+	}, []string{"stream"})
 	// RESTRequests counts the REST shim's requests by route and status.
 	RESTRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace,
@@ -131,6 +151,7 @@ func init() {
 		EventsConsumed, EventsRejected, EvaluatorPending, EventAge,
 		Firings, FiringDuplicates,
 		Deliveries, DeadLetters, AttemptDuration, FiringToDelivery, DeliveriesInFlight,
+		StreamBatches, StreamBatchMessages, StreamBatchFallbacks,
 		RESTRequests, RESTDuration,
 	)
 }
@@ -198,6 +219,24 @@ func DeliveryStarted(channel string) (done func()) {
 	g := DeliveriesInFlight.WithLabelValues(channel)
 	g.Inc()
 	return g.Dec
+}
+
+// InitStream creates a stream writer's series at zero.
+func InitStream(stream string) {
+	StreamBatches.WithLabelValues(stream)
+	StreamBatchMessages.WithLabelValues(stream)
+	StreamBatchFallbacks.WithLabelValues(stream)
+}
+
+// WroteBatch counts one write of n messages to stream: an atomic batch, or
+// (fallback) the same messages one at a time.
+func WroteBatch(stream string, n int, fallback bool) {
+	StreamBatchMessages.WithLabelValues(stream).Add(float64(n))
+	if fallback {
+		StreamBatchFallbacks.WithLabelValues(stream).Inc()
+		return
+	}
+	StreamBatches.WithLabelValues(stream).Inc()
 }
 
 // RESTRequest records one REST request: route is the matched mux pattern

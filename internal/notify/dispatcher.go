@@ -14,12 +14,9 @@ import (
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
-
-// DispatcherConsumer is the durable consumer of the firing outbox that
-// delivers notifications.
-const DispatcherConsumer = "dispatcher"
 
 // Attempt is what one delivery attempt did, for history and status.
 type Attempt struct {
@@ -45,7 +42,10 @@ type Attempt struct {
 // a delivery. Every attempt of a firing carries the firing's id. It is a
 // manager Runnable that needs leader election.
 type Dispatcher struct {
-	JS        jetstream.JetStream
+	// Streams is the ensured JetStream layout: the outbox and re-sends it
+	// consumes (stream.DispatcherConsumer, stream.ResendConsumer), the
+	// delivery states it keeps.
+	Streams   *stream.Streams
 	Triggers  triggerset.Set
 	Notifiers []Notifier
 	Log       logr.Logger
@@ -115,6 +115,25 @@ type Recorder interface {
 	Attempt(a Attempt) (wait func() error)
 }
 
+// AckWait is how long the dispatcher may hold a firing before the outbox
+// offers it again: every channel's attempt within its timeout, and some
+// margin (the layout's DispatcherAckWait).
+func AckWait(timeout time.Duration, channels int) time.Duration {
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	return timeout*time.Duration(channels+1) + 30*time.Second
+}
+
+// StateTTL is how long a firing's delivery state is kept after its last
+// change (the layout's Deliveries): twice the retry schedule and a day.
+func StateTTL(s Schedule) time.Duration {
+	if s == nil {
+		s = DefaultSchedule
+	}
+	return 2*s.Total() + 24*time.Hour
+}
+
 // Start delivers until ctx ends, then waits for the attempts under way.
 func (d *Dispatcher) Start(ctx context.Context) error {
 	d.defaults()
@@ -125,34 +144,14 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 			return nil
 		}
 	}
-	st, err := openStates(ctx, d.JS, 2*d.Schedule.Total()+24*time.Hour)
+	d.states = newStates(d.Streams)
+	consumer, err := d.Streams.JS.Consumer(ctx, stream.FiringsStream, stream.DispatcherConsumer)
 	if err != nil {
-		return err
+		return fmt.Errorf("opening the dispatcher's consumer: %w", err)
 	}
-	d.states = st
-	consumer, err := d.JS.CreateOrUpdateConsumer(ctx, ledger.FiringsStream, jetstream.ConsumerConfig{
-		Durable:       DispatcherConsumer,
-		Description:   "Deliveries of every firing",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       d.Timeout*time.Duration(len(d.Notifiers)+1) + 30*time.Second,
-		MaxAckPending: 4 * d.Concurrency,
-		MaxDeliver:    -1,
-	})
+	resends, err := d.Streams.JS.Consumer(ctx, stream.ResendsStream, stream.ResendConsumer)
 	if err != nil {
-		return fmt.Errorf("creating the dispatcher's consumer: %w", err)
-	}
-	if err := ensureResendStream(ctx, d.JS); err != nil {
-		return fmt.Errorf("creating stream %s: %w", ResendStream, err)
-	}
-	resends, err := d.JS.CreateOrUpdateConsumer(ctx, ResendStream, jetstream.ConsumerConfig{
-		Durable:       resendConsumer,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       d.Timeout*time.Duration(len(d.Notifiers)+1) + 30*time.Second,
-		MaxAckPending: d.Concurrency,
-		MaxDeliver:    -1,
-	})
-	if err != nil {
-		return fmt.Errorf("creating the re-send consumer: %w", err)
+		return fmt.Errorf("opening the re-send consumer: %w", err)
 	}
 	msgs, err := consumer.Messages(jetstream.PullMaxMessages(d.Concurrency))
 	if err != nil {

@@ -108,6 +108,7 @@ type fixture struct {
 	t        *testing.T
 	dir      string
 	conn     *stream.Conn
+	streams  *stream.Streams
 	ledger   *ledger.Ledger
 	triggers *triggerset.Memory
 
@@ -132,11 +133,11 @@ func (f *fixture) open() {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	l, err := ledger.Open(ctx, conn.JS, ledger.DefaultRetention)
+	streams, err := conn.Ensure(ctx, stream.Layout{})
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	f.conn, f.ledger = conn, l
+	f.conn, f.streams, f.ledger = conn, streams, ledger.New(streams)
 }
 
 func (f *fixture) fire(id string) ledger.Firing {
@@ -158,8 +159,8 @@ func (f *fixture) start(timeout time.Duration) (stop func()) {
 func (f *fixture) startWhen(timeout time.Duration, ready <-chan struct{}) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &Dispatcher{
-		Ready: ready,
-		JS:    f.conn.JS, Triggers: f.triggers, Log: testr.New(f.t),
+		Ready:   ready,
+		Streams: f.streams, Triggers: f.triggers, Log: testr.New(f.t),
 		Notifiers: []Notifier{postNotifier{client: &http.Client{}}},
 		Schedule:  Schedule{0, 100 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond},
 		Timeout:   timeout,
@@ -400,21 +401,21 @@ func TestADeadLetterCanBeResent(t *testing.T) {
 
 	firing := f.fire("f-resend")
 	f.waitOutcome(firing.ID, OutcomeDeadLettered)
-	if err := Resend(context.Background(), f.conn.JS, "demo", firing.Trigger, "unknown"); !errors.Is(err, ErrFiringNotFound) {
+	if err := Resend(context.Background(), f.streams, "demo", firing.Trigger, "unknown"); !errors.Is(err, ErrFiringNotFound) {
 		t.Fatalf("re-sending an unknown firing: %v, want ErrFiringNotFound", err)
 	}
 
 	mu.Lock()
 	fail = false
 	mu.Unlock()
-	if err := Resend(context.Background(), f.conn.JS, "demo", "another-trigger", firing.ID); !errors.Is(err, ErrFiringNotFound) {
+	if err := Resend(context.Background(), f.streams, "demo", "another-trigger", firing.ID); !errors.Is(err, ErrFiringNotFound) {
 		t.Fatalf("re-sending through another trigger: %v, want ErrFiringNotFound", err)
 	}
-	if err := Resend(context.Background(), f.conn.JS, "demo", firing.Trigger, firing.ID); err != nil {
+	if err := Resend(context.Background(), f.streams, "demo", firing.Trigger, firing.ID); err != nil {
 		t.Fatal(err)
 	}
 	f.waitOutcome(firing.ID, OutcomeDelivered)
-	if err := Resend(context.Background(), f.conn.JS, "demo", firing.Trigger, firing.ID); !errors.Is(err, ErrNotDeadLettered) {
+	if err := Resend(context.Background(), f.streams, "demo", firing.Trigger, firing.ID); !errors.Is(err, ErrNotDeadLettered) {
 		t.Fatalf("re-sending a delivered firing: %v, want ErrNotDeadLettered", err)
 	}
 	ids, _ := rcv.requests()

@@ -8,12 +8,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-)
 
-// DeliveriesBucket holds each firing's delivery state, keyed by firing id,
-// so that retries survive restarts: a redelivered firing resumes where its
-// channels stood.
-const DeliveriesBucket = "LEADVIBE_DELIVERIES"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+)
 
 // Outcomes of a channel's delivery.
 const (
@@ -44,22 +41,16 @@ func (s *deliveryState) channel(name string) *channelState {
 	return c
 }
 
-// states reads and writes delivery states.
-type states struct{ kv jetstream.KeyValue }
-
-func openStates(ctx context.Context, js jetstream.JetStream, ttl time.Duration) (*states, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      DeliveriesBucket,
-		Description: "Delivery progress of each firing, per channel",
-		History:     1,
-		TTL:         ttl,
-		Storage:     jetstream.FileStorage,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("creating bucket %s: %w", DeliveriesBucket, err)
-	}
-	return &states{kv: kv}, nil
+// states reads and writes delivery states (stream.DeliveriesBucket, keyed
+// by firing id, so that retries survive restarts: a redelivered firing
+// resumes where its channels stood). Writes go through the bucket's
+// Writer, in atomic batches shared by the deliveries under way.
+type states struct {
+	kv jetstream.KeyValue
+	w  *stream.Writer
 }
+
+func newStates(s *stream.Streams) *states { return &states{kv: s.DeliveriesKV, w: s.Deliveries} }
 
 func (s *states) load(ctx context.Context, firingID string) (*deliveryState, error) {
 	entry, err := s.kv.Get(ctx, firingID)
@@ -84,6 +75,6 @@ func (s *states) save(ctx context.Context, firingID string, st *deliveryState) e
 	if err != nil {
 		return err
 	}
-	_, err = s.kv.Put(ctx, firingID, b)
+	_, err = s.w.Write(ctx, stream.Msg{Subject: stream.KeySubject(stream.DeliveriesBucket, firingID), Data: b})
 	return err
 }

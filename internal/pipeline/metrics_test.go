@@ -122,7 +122,7 @@ func TestEvaluatorPendingFollowsTheBacklog(t *testing.T) {
 	)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	p := &Pipeline{JS: s.conn.JS, Ledger: s.ledger, Triggers: triggers, Log: testr.New(t), BatchSize: 64,
+	p := &Pipeline{Streams: s.streams, Ledger: s.ledger, Triggers: triggers, Log: testr.New(t), BatchSize: 64,
 		OnCommit: func(b Batch) {
 			mu.Lock()
 			points = append(points, point{b.LastSeq, uint64(metricstest.Value(t, metrics.EvaluatorPending))})

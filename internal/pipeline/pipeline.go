@@ -34,7 +34,9 @@ type Ledger interface {
 // Pipeline is a manager Runnable; it needs leader election, so that one
 // evaluator at a time owns the lead states.
 type Pipeline struct {
-	JS       jetstream.JetStream
+	// Streams is the ensured JetStream layout: the events it reads, the
+	// writer of rejected events.
+	Streams  *stream.Streams
 	Ledger   Ledger
 	Triggers triggerset.Set
 	Log      logr.Logger
@@ -103,7 +105,7 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	// An ordered consumer from the checkpoint: events are evaluated in
 	// stream order, and a restart resumes right after the last snapshot.
 	// The checkpoint, not an acknowledgement, records progress.
-	consumer, err := ledger.OrderedFrom(ctx, p.JS, stream.EventsStream, checkpoint)
+	consumer, err := ledger.OrderedFrom(ctx, p.Streams.JS, stream.EventsStream, checkpoint)
 	if err != nil {
 		return err
 	}

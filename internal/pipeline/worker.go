@@ -25,6 +25,8 @@ type worker struct {
 	batch   []jetstream.Msg
 	firings []ledger.Firing
 	fired   []evaluator.Firing
+	rejects []stream.Msg
+	reasons []string // the reject reason code of each of rejects
 
 	// dirty holds the leads changed since the last snapshot began; applied
 	// is the sequence of the last event processed, snapshotted the one the
@@ -59,7 +61,7 @@ func newWorker(p *Pipeline, leads map[string]ledger.LeadState, checkpoint uint64
 // retrying until it succeeds or ctx ends. The lead states it changed wait
 // for the next snapshot.
 func (w *worker) process(ctx context.Context, batch []jetstream.Msg) error {
-	w.firings = w.firings[:0]
+	w.firings, w.rejects, w.reasons = w.firings[:0], w.rejects[:0], w.reasons[:0]
 	var summary Batch
 	var pending uint64 // events after the batch's last, when the stream sent it
 	now := time.Now()  // one clock reading per batch is precise enough for ages
@@ -70,11 +72,7 @@ func (w *worker) process(ctx context.Context, batch []jetstream.Msg) error {
 			return fmt.Errorf("reading message metadata: %w", err)
 		}
 		summary.LastSeq, pending = meta.Sequence.Stream, meta.NumPending
-		outcome, err := w.evaluate(ctx, msg, meta)
-		if err != nil {
-			return err
-		}
-		switch outcome {
+		switch w.evaluate(msg, meta) {
 		case evaluated:
 			metrics.ObserveEventAge(now.Sub(meta.Timestamp))
 		case rejected:
@@ -85,6 +83,19 @@ func (w *worker) process(ctx context.Context, batch []jetstream.Msg) error {
 	}
 	summary.Firings = len(w.firings)
 
+	// The batch's rejected events, then its firings, each as one atomic
+	// batch, before the evaluator moves past the batch.
+	if len(w.rejects) > 0 {
+		if err := retry(ctx, w.p, "recording rejected events", func() error {
+			_, err := w.p.Streams.Rejected.Write(ctx, w.rejects...)
+			return err
+		}); err != nil {
+			return err
+		}
+		for _, code := range w.reasons {
+			metrics.RejectedEvent(code)
+		}
+	}
 	if err := retry(ctx, w.p, "writing firings", func() error {
 		return w.p.Ledger.CommitFirings(ctx, w.firings)
 	}); err != nil {
@@ -108,21 +119,23 @@ const (
 )
 
 // evaluate applies one message to its lead's state.
-func (w *worker) evaluate(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) (outcome, error) {
+func (w *worker) evaluate(msg jetstream.Msg, meta *jetstream.MsgMetadata) outcome {
 	seq := meta.Sequence.Stream
 	ou, ok := stream.OUOfSubject(msg.Subject())
 	if !ok {
-		return rejected, w.reject(ctx, "unknown", seq, msg.Data(), fmt.Errorf("subject %q: %w", msg.Subject(), stream.ErrNoOU))
+		w.reject("unknown", seq, msg.Data(), fmt.Errorf("subject %q: %w", msg.Subject(), stream.ErrNoOU))
+		return rejected
 	}
 	ev, err := stream.DecodeEvent(msg.Data(), meta.Timestamp)
 	if err != nil {
-		return rejected, w.reject(ctx, ou, seq, msg.Data(), err)
+		w.reject(ou, seq, msg.Data(), err)
+		return rejected
 	}
 
 	key := ledger.LeadKey(ou, ev.LeadID)
 	lead := w.leads[key]
 	if seq <= lead.AppliedSeq {
-		return skipped, nil
+		return skipped
 	}
 	ix := w.indexes.get(ou)
 	var state evaluator.LeadState
@@ -145,21 +158,17 @@ func (w *worker) evaluate(ctx context.Context, msg jetstream.Msg, meta *jetstrea
 	lead = ledger.LeadState{State: state, AppliedSeq: seq}
 	w.leads[key] = lead
 	w.dirty[key] = lead
-	return evaluated, nil
+	return evaluated
 }
 
-// reject records an undecodable event with its reason. The checkpoint
-// then moves past it with its batch: it never blocks the stream.
-func (w *worker) reject(ctx context.Context, ou string, seq uint64, data []byte, reason error) error {
+// reject queues the record of an undecodable event, with its reason, for
+// the batch's commit. The checkpoint then moves past it with its batch: it
+// never blocks the stream.
+func (w *worker) reject(ou string, seq uint64, data []byte, reason error) {
 	code := stream.RejectReason(reason)
 	w.p.Log.Info("Event rejected", "ou", ou, "sequence", seq, "reason", reason.Error(), "code", code)
-	if err := retry(ctx, w.p, "recording a rejected event", func() error {
-		return stream.Reject(ctx, w.p.JS, ou, seq, data, reason)
-	}); err != nil {
-		return err
-	}
-	metrics.RejectedEvent(code)
-	return nil
+	w.rejects = append(w.rejects, stream.RejectMsg(ou, seq, data, reason))
+	w.reasons = append(w.reasons, code)
 }
 
 // maybeSnapshot collects a finished snapshot, and starts one when the

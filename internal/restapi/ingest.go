@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
@@ -31,10 +29,13 @@ type ingestResponse struct {
 // {"events":[...]} (at most stream.MaxBatchEvents), for the caller's OU.
 // Every event is validated before any is published: a batch with an
 // invalid event is refused whole with 400, naming each event and field
-// ("events[3].score"). Accepted events are published with their id as the
-// message id; a duplicate within the stream's window is reported, not
-// published twice. 202 says the events are durably in the stream.
-func IngestRoute(js jetstream.JetStream) Route {
+// ("events[3].score"). Accepted events go to the events stream's writer,
+// which commits them as atomic batches (a request of up to a thousand
+// events in one, with one fsync, grouped with other requests under way),
+// with their id as the message id; a duplicate within the stream's window
+// is reported, not published twice. 202 says the events are durably in the
+// stream.
+func IngestRoute(events *stream.Writer) Route {
 	return Route{
 		Pattern:     "POST /events",
 		Verb:        "create",
@@ -46,20 +47,20 @@ func IngestRoute(js jetstream.JetStream) Route {
 				WriteError(w, err)
 				return
 			}
-			events, err := stream.DecodeBatch(body, time.Now())
+			batch, err := stream.DecodeBatch(body, time.Now())
 			if err != nil {
 				WriteError(w, ingestError(err))
 				return
 			}
-			resp := ingestResponse{Events: make([]acceptedEvent, 0, len(events))}
-			for _, ev := range events {
-				ack, err := stream.Publish(r.Context(), js, caller.OU, ev)
-				if err != nil {
-					WriteError(w, internalError(err))
-					return
-				}
-				resp.Events = append(resp.Events, acceptedEvent{ID: ev.ID, Duplicate: ack.Duplicate})
-				if !ack.Duplicate {
+			results, err := stream.Publish(r.Context(), events, caller.OU, batch...)
+			if err != nil {
+				WriteError(w, internalError(err))
+				return
+			}
+			resp := ingestResponse{Events: make([]acceptedEvent, len(batch))}
+			for i, ev := range batch {
+				resp.Events[i] = acceptedEvent{ID: ev.ID, Duplicate: results[i].Duplicate}
+				if !results[i].Duplicate {
 					resp.Accepted++
 				}
 			}

@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
 // ResendSubresource is what a re-send is authorized on: the verb "create"
@@ -28,7 +27,7 @@ type resendResponse struct {
 // retry schedule, with the same webhook-id; channels that delivered are not
 // sent again. 202 once queued; 404 for a firing the trigger does not have;
 // 409 when none of its deliveries is dead-lettered.
-func ResendRoute(js jetstream.JetStream) Route {
+func ResendRoute(streams *stream.Streams) Route {
 	return Route{
 		Pattern:     "POST /triggers/{id}/events/{firing_id}/resend",
 		Verb:        "create",
@@ -41,7 +40,7 @@ func ResendRoute(js jetstream.JetStream) Route {
 				WriteError(w, notFiring)
 				return
 			}
-			err := notify.Resend(r.Context(), js, caller.OU, id, firingID)
+			err := notify.Resend(r.Context(), streams, caller.OU, id, firingID)
 			switch {
 			case errors.Is(err, notify.ErrFiringNotFound):
 				WriteError(w, notFiring)

@@ -114,19 +114,16 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	eventStream, err = stream.Open(suiteCtx, stream.Config{DataDir: GinkgoT().TempDir(), Sync: stream.SyncPolicy{Always: true}})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(stream.EnsureStreams(suiteCtx, eventStream.JS, stream.DefaultRetention)).To(Succeed())
-
-	historyStore, err = history.Open(suiteCtx, eventStream.JS, time.Hour)
+	streams, err := eventStream.Ensure(suiteCtx, stream.Layout{History: time.Hour})
 	Expect(err).NotTo(HaveOccurred())
-	firingLedger, err = ledger.Open(suiteCtx, eventStream.JS, ledger.DefaultRetention)
-	Expect(err).NotTo(HaveOccurred())
+	historyStore, firingLedger = history.New(streams), ledger.New(streams)
 	notifiers := []notify.Notifier{webhook.New(safehttp.NewClient(safehttp.DefaultDeny, 5*time.Second))}
 
 	srv, err := New(Options{
 		Routes: append([]Route{
-			IngestRoute(eventStream.JS),
+			IngestRoute(streams.Events),
 			SimulateRoute(mgr.GetCache(), mgr.GetAPIReader(), simulate.Config{EmailFrom: "Triggers <triggers@example.com>", Notifiers: notifiers}),
-			ResendRoute(eventStream.JS),
+			ResendRoute(streams),
 		}, HistoryRoutes(historyStore)...),
 		Addr:                 "127.0.0.1:0",
 		Cache:                mgr.GetCache(),
@@ -143,7 +140,7 @@ var _ = BeforeSuite(func() {
 	// A dispatcher delivers the firings the re-send specs commit, to the
 	// triggers they put in dispatchTriggers, with a compressed schedule.
 	Expect(mgr.Add(&notify.Dispatcher{
-		JS: eventStream.JS, Triggers: dispatchTriggers, Notifiers: notifiers,
+		Streams: streams, Triggers: dispatchTriggers, Notifiers: notifiers,
 		Log: logf.Log.WithName("dispatcher"), Schedule: notify.Schedule{0, 100 * time.Millisecond},
 	})).To(Succeed())
 	managerRan = make(chan error, 1)

@@ -71,6 +71,21 @@ type Conn struct {
 	NC       *nats.Conn
 	JS       jetstream.JetStream
 	embedded *server.Server
+	streams  *Streams
+}
+
+// Ensure ensures the layout on this connection (see the package-level
+// Ensure); Close then stops its writers before it closes the connection.
+func (c *Conn) Ensure(ctx context.Context, l Layout) (*Streams, error) {
+	s, err := Ensure(ctx, c.JS, l)
+	if err != nil {
+		return nil, err
+	}
+	if c.streams != nil {
+		c.streams.Close()
+	}
+	c.streams = s
+	return s, nil
 }
 
 // Open starts the embedded server, or connects to the external one, and
@@ -137,6 +152,9 @@ func (c *Conn) Server() *server.Server { return c.embedded }
 // Close drains the connection and shuts the embedded server down, waiting
 // until its storage is flushed.
 func (c *Conn) Close() {
+	if c.streams != nil {
+		c.streams.Close()
+	}
 	if c.NC != nil {
 		_ = c.NC.Drain()
 		for c.NC.IsDraining() {

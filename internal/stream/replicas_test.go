@@ -86,9 +86,11 @@ func TestReplicasApplyToEveryAsset(t *testing.T) {
 	defer conn.Close()
 
 	// The cluster elects its meta leader in its own time.
+	var streams *Streams
 	for {
-		attempt, cancelAttempt := context.WithTimeout(ctx, 2*time.Second)
-		err := EnsureStreams(attempt, conn.JS, DefaultRetention)
+		attempt, cancelAttempt := context.WithTimeout(ctx, 5*time.Second)
+		var err error
+		streams, err = Ensure(attempt, conn.JS, Layout{})
 		cancelAttempt()
 		if err == nil {
 			break
@@ -98,12 +100,30 @@ func TestReplicasApplyToEveryAsset(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	st, err := conn.JS.Stream(ctx, EventsStream)
+	defer streams.Close()
+	for _, name := range []string{EventsStream, FiringsStream, HistoryStream, "KV_" + LeadsBucket, "KV_" + DeliveriesBucket} {
+		st, err := conn.JS.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.CachedInfo().Config.Replicas; got != 3 {
+			t.Errorf("%s has %d replicas, want 3", name, got)
+		}
+	}
+	// Atomic batches commit on a replicated stream too, checks included.
+	msgs := []Msg{
+		{Subject: FiringSubject("acme", "f1"), Data: []byte("1"), ExpectNew: true},
+		{Subject: FiringSubject("acme", "f2"), Data: []byte("2"), ExpectNew: true},
+	}
+	if _, err := streams.Firings.Write(ctx, msgs...); err != nil {
+		t.Fatalf("writing a batch to a replicated stream: %v", err)
+	}
+	res, err := streams.Firings.Write(ctx, append(msgs, Msg{Subject: FiringSubject("acme", "f3"), Data: []byte("3"), ExpectNew: true})...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := st.CachedInfo().Config.Replicas; got != 3 {
-		t.Errorf("%s has %d replicas, want 3", EventsStream, got)
+	if !res[0].Exists || !res[1].Exists || res[2].Exists {
+		t.Errorf("results %+v, want the first two already there and the third new", res)
 	}
 	kv, err := conn.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "REPLICAS_TEST"})
 	if err != nil {

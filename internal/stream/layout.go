@@ -1,0 +1,321 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The operator's whole JetStream layout: every stream, bucket, consumer,
+// subject pattern, limit and retention is declared in this file, and
+// Ensure creates or updates them all in one step. Every stream and bucket
+// the operator writes takes atomic batches (AllowAtomicPublish), written
+// by one Writer each (see Streams).
+
+// Streams, buckets and consumers.
+const (
+	// EventsStream holds the engagement events of every OU, one subject
+	// per OU (EventSubject).
+	EventsStream        = "LEADVIBE_EVENTS"
+	eventsSubjectPrefix = "leadvibe.events."
+
+	// RejectedStream records events that could not be decoded, with why.
+	RejectedStream        = "LEADVIBE_REJECTED"
+	rejectedSubjectPrefix = "leadvibe.rejected."
+
+	// FiringsStream is the firing outbox: one subject, and one message,
+	// per firing (FiringSubject). The dispatcher and the status writer
+	// consume it.
+	FiringsStream        = "LEADVIBE_FIRINGS"
+	firingsSubjectPrefix = "leadvibe.firings."
+
+	// HistoryStream holds every firing and delivery attempt, one subject
+	// per OU and trigger (HistorySubject).
+	HistoryStream        = "LEADVIBE_HISTORY"
+	historySubjectPrefix = "leadvibe.history."
+
+	// ResendsStream carries firings asked to be delivered again; the
+	// dispatcher consumes it beside the outbox.
+	ResendsStream        = "LEADVIBE_RESENDS"
+	resendsSubjectPrefix = "leadvibe.resend."
+
+	// LeadsBucket is the key-value bucket of lead states, keyed by OU and
+	// lead, and of the readers' checkpoints.
+	LeadsBucket = "LEADVIBE_LEADS"
+	// DeliveriesBucket holds each firing's delivery state, keyed by firing
+	// id, so that retries survive restarts.
+	DeliveriesBucket = "LEADVIBE_DELIVERIES"
+
+	// DispatcherConsumer is the durable consumer of the outbox that
+	// delivers notifications; ResendConsumer that of the re-sends.
+	DispatcherConsumer = "dispatcher"
+	ResendConsumer     = "dispatcher-resend"
+)
+
+// EventSubject is the subject an OU's events are published to. Namespace
+// names are DNS labels, which are valid subject tokens.
+func EventSubject(ou string) string { return eventsSubjectPrefix + ou }
+
+// RejectedSubject is the subject an OU's rejected events are recorded on.
+func RejectedSubject(ou string) string { return rejectedSubjectPrefix + ou }
+
+// FiringSubject is the outbox subject of one firing.
+func FiringSubject(ou, firingID string) string { return firingsSubjectPrefix + ou + "." + firingID }
+
+// HistorySubject is the history subject of one trigger of an OU; "*" as
+// the trigger reads the whole OU.
+func HistorySubject(ou, trigger string) string { return historySubjectPrefix + ou + "." + trigger }
+
+// ResendSubject is the subject a re-send of one firing is queued on.
+func ResendSubject(ou, firingID string) string { return resendsSubjectPrefix + ou + "." + firingID }
+
+// KeySubject is the subject a key of a bucket is written on.
+func KeySubject(bucket, key string) string { return "$KV." + bucket + "." + key }
+
+// Layout holds the settings of the layout; a zero field takes its default.
+type Layout struct {
+	// Events is how long engagement (and rejected) events are kept
+	// (default 7 days).
+	Events time.Duration
+	// Duplicates is the window within which a second publish of an event
+	// id, or of a history record, is dropped (default 10 minutes).
+	Duplicates time.Duration
+	// Firings is how long the outbox keeps a firing (default 30 days). A
+	// redelivered event older than this could fire again, so it must
+	// exceed the longest outage the operator should survive.
+	Firings time.Duration
+	// History is how long firings and attempts stay in the history
+	// (default 30 days).
+	History time.Duration
+	// Deliveries is how long a firing's delivery state is kept after its
+	// last change (default 3 days: longer than twice the retry schedule).
+	Deliveries time.Duration
+	// DispatcherAckWait is how long the dispatcher may hold a firing
+	// before the stream offers it again (default 2 minutes), and
+	// DispatcherMaxAckPending how many it may hold (default 256).
+	DispatcherAckWait       time.Duration
+	DispatcherMaxAckPending int
+}
+
+// DefaultLayout is the layout with every default.
+var DefaultLayout = Layout{
+	Events:                  7 * 24 * time.Hour,
+	Duplicates:              10 * time.Minute,
+	Firings:                 30 * 24 * time.Hour,
+	History:                 30 * 24 * time.Hour,
+	Deliveries:              3 * 24 * time.Hour,
+	DispatcherAckWait:       2 * time.Minute,
+	DispatcherMaxAckPending: 256,
+}
+
+func (l Layout) withDefaults() Layout {
+	d := DefaultLayout
+	pick := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	pick(&l.Events, d.Events)
+	pick(&l.Duplicates, d.Duplicates)
+	pick(&l.Firings, d.Firings)
+	pick(&l.History, d.History)
+	pick(&l.Deliveries, d.Deliveries)
+	pick(&l.DispatcherAckWait, d.DispatcherAckWait)
+	if l.DispatcherMaxAckPending <= 0 {
+		l.DispatcherMaxAckPending = d.DispatcherMaxAckPending
+	}
+	return l
+}
+
+func (l Layout) streams() []jetstream.StreamConfig {
+	return []jetstream.StreamConfig{{
+		Name:               EventsStream,
+		Description:        "Lead engagement events, one subject per OU",
+		Subjects:           []string{eventsSubjectPrefix + "*"},
+		Storage:            jetstream.FileStorage,
+		Retention:          jetstream.LimitsPolicy,
+		MaxAge:             l.Events,
+		Duplicates:         l.Duplicates,
+		MaxMsgSize:         MaxEventBytes,
+		Discard:            jetstream.DiscardOld,
+		AllowAtomicPublish: true,
+	}, {
+		Name:               RejectedStream,
+		Description:        "Events that could not be decoded, with the reason, one subject per OU",
+		Subjects:           []string{rejectedSubjectPrefix + "*"},
+		Storage:            jetstream.FileStorage,
+		MaxAge:             l.Events,
+		Duplicates:         l.Duplicates,
+		Discard:            jetstream.DiscardOld,
+		AllowAtomicPublish: true,
+	}, {
+		Name:        FiringsStream,
+		Description: "Firing outbox: one subject, and one message, per firing",
+		Subjects:    []string{firingsSubjectPrefix + "*.*"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      l.Firings,
+		// One message per firing subject: a second write of the same
+		// firing is refused by its expected-sequence check (no time
+		// window), and this keeps the subject from ever holding two.
+		MaxMsgsPerSubject:  1,
+		Discard:            jetstream.DiscardOld,
+		AllowAtomicPublish: true,
+	}, {
+		Name:               HistoryStream,
+		Description:        "Firings and delivery attempts, one subject per OU and trigger",
+		Subjects:           []string{historySubjectPrefix + "*.*"},
+		Storage:            jetstream.FileStorage,
+		MaxAge:             l.History,
+		Duplicates:         l.Duplicates,
+		Discard:            jetstream.DiscardOld,
+		AllowAtomicPublish: true,
+	}, {
+		Name:               ResendsStream,
+		Description:        "Dead-lettered firings asked to be delivered again",
+		Subjects:           []string{resendsSubjectPrefix + "*.*"},
+		Storage:            jetstream.FileStorage,
+		Retention:          jetstream.WorkQueuePolicy,
+		Duplicates:         time.Minute,
+		AllowAtomicPublish: true,
+	}}
+}
+
+func (l Layout) buckets() []jetstream.KeyValueConfig {
+	return []jetstream.KeyValueConfig{{
+		Bucket:      LeadsBucket,
+		Description: "Lead states: last score, pending crossings, last applied event; and the readers' checkpoints",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+	}, {
+		Bucket:      DeliveriesBucket,
+		Description: "Delivery progress of each firing, per channel",
+		History:     1,
+		TTL:         l.Deliveries,
+		Storage:     jetstream.FileStorage,
+	}}
+}
+
+func (l Layout) consumers() []struct {
+	stream string
+	cfg    jetstream.ConsumerConfig
+} {
+	return []struct {
+		stream string
+		cfg    jetstream.ConsumerConfig
+	}{{FiringsStream, jetstream.ConsumerConfig{
+		Durable:       DispatcherConsumer,
+		Description:   "Deliveries of every firing",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       l.DispatcherAckWait,
+		MaxAckPending: l.DispatcherMaxAckPending,
+		MaxDeliver:    -1,
+	}}, {ResendsStream, jetstream.ConsumerConfig{
+		Durable:       ResendConsumer,
+		Description:   "Re-sends of dead-lettered firings",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       l.DispatcherAckWait,
+		MaxAckPending: l.DispatcherMaxAckPending / 4,
+		MaxDeliver:    -1,
+	}}}
+}
+
+// writerOptions says how each stream's writer batches. Writers with many
+// concurrent callers (REST ingest, the dispatcher's deliveries) linger a
+// millisecond for more; those with one caller that waits for each write
+// (the evaluator's firings and snapshots) do not, since nothing would
+// join them. Either way a write that arrives while a batch is committing
+// joins the next one.
+var writerOptions = map[string]WriterOptions{
+	EventsStream:             {Linger: time.Millisecond},
+	RejectedStream:           {},
+	FiringsStream:            {},
+	HistoryStream:            {Linger: time.Millisecond},
+	ResendsStream:            {},
+	"KV_" + LeadsBucket:      {},
+	"KV_" + DeliveriesBucket: {Linger: time.Millisecond},
+}
+
+// Streams is the ensured layout: the one Writer of every stream and
+// bucket the operator writes.
+type Streams struct {
+	JS jetstream.JetStream
+
+	Events, Rejected, Firings, History, Resends *Writer
+	Leads, Deliveries                           *Writer
+
+	// LeadsKV and DeliveriesKV read the buckets.
+	LeadsKV, DeliveriesKV jetstream.KeyValue
+}
+
+// Ensure creates the layout's streams, buckets and consumers, or brings
+// their settings up to date, and starts a writer for each. Close stops
+// the writers.
+func Ensure(ctx context.Context, js jetstream.JetStream, l Layout) (*Streams, error) {
+	l = l.withDefaults()
+	for _, cfg := range l.streams() {
+		s, err := js.CreateOrUpdateStream(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("creating stream %s: %w", cfg.Name, err)
+		}
+		if err := checkAtomic(s.CachedInfo().Config); err != nil {
+			return nil, err
+		}
+	}
+	kvs := map[string]jetstream.KeyValue{}
+	for _, cfg := range l.buckets() {
+		kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("creating bucket %s: %w", cfg.Bucket, err)
+		}
+		// A bucket is a stream; its configuration is the client's, with
+		// atomic batches allowed on top.
+		s, err := js.Stream(ctx, "KV_"+cfg.Bucket)
+		if err != nil {
+			return nil, fmt.Errorf("reading bucket %s: %w", cfg.Bucket, err)
+		}
+		if sc := s.CachedInfo().Config; !sc.AllowAtomicPublish {
+			sc.AllowAtomicPublish = true
+			if s, err = js.UpdateStream(ctx, sc); err != nil {
+				return nil, fmt.Errorf("allowing atomic batches on bucket %s: %w", cfg.Bucket, err)
+			}
+			if err := checkAtomic(s.CachedInfo().Config); err != nil {
+				return nil, err
+			}
+		}
+		kvs[cfg.Bucket] = kv
+	}
+	for _, c := range l.consumers() {
+		if _, err := js.CreateOrUpdateConsumer(ctx, c.stream, c.cfg); err != nil {
+			return nil, fmt.Errorf("creating consumer %s of %s: %w", c.cfg.Durable, c.stream, err)
+		}
+	}
+	w := func(name string) *Writer { return NewWriter(js, name, writerOptions[name]) }
+	return &Streams{
+		JS:     js,
+		Events: w(EventsStream), Rejected: w(RejectedStream), Firings: w(FiringsStream),
+		History: w(HistoryStream), Resends: w(ResendsStream),
+		Leads: w("KV_" + LeadsBucket), Deliveries: w("KV_" + DeliveriesBucket),
+		LeadsKV: kvs[LeadsBucket], DeliveriesKV: kvs[DeliveriesBucket],
+	}, nil
+}
+
+// Close stops every writer.
+func (s *Streams) Close() {
+	for _, w := range []*Writer{s.Events, s.Rejected, s.Firings, s.History, s.Resends, s.Leads, s.Deliveries} {
+		w.Close()
+	}
+}
+
+// errNoAtomic says the server ignored AllowAtomicPublish.
+var errNoAtomic = errors.New("the NATS server does not support atomic batch publish (nats-server 2.12 or later is needed)")
+
+func checkAtomic(cfg jetstream.StreamConfig) error {
+	if !cfg.AllowAtomicPublish {
+		return fmt.Errorf("stream %s: %w", cfg.Name, errNoAtomic)
+	}
+	return nil
+}

@@ -1,0 +1,398 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
+)
+
+// MaxAtomicBatch is the most messages one atomic batch may hold: the NATS
+// server's default limit (JetStream's max_batch_size).
+const MaxAtomicBatch = 1000
+
+// Headers of JetStream's atomic batch publish (ADR-50) and of the checks a
+// message may carry.
+const (
+	hdrBatchID         = "Nats-Batch-Id"
+	hdrBatchSeq        = "Nats-Batch-Sequence"
+	hdrBatchCommit     = "Nats-Batch-Commit"
+	hdrMsgID           = "Nats-Msg-Id"
+	hdrExpectedLastSeq = "Nats-Expected-Last-Subject-Sequence"
+)
+
+// Msg is one message for a Writer.
+type Msg struct {
+	Subject string
+	Data    []byte
+	// Header holds further headers; the writer adds its own beside them.
+	Header nats.Header
+	// ID, when set, is the message id (Nats-Msg-Id): the stream drops a
+	// second message with the same id within its duplicate window, and the
+	// Result says Duplicate.
+	ID string
+	// ExpectNew asks the stream to store the message only if its subject
+	// holds none yet (Nats-Expected-Last-Subject-Sequence: 0); when it
+	// already does, nothing is written and the Result says Exists. This is
+	// the check exactly-once rests on, and it has no time window.
+	ExpectNew bool
+}
+
+// Result is what became of one Msg.
+type Result struct {
+	// Duplicate: the stream already held a message with the Msg's ID.
+	Duplicate bool
+	// Exists: ExpectNew, and the subject already held a message.
+	Exists bool
+}
+
+// WriterOptions tune a Writer.
+type WriterOptions struct {
+	// MaxBatch bounds the messages of one atomic batch (default and
+	// maximum MaxAtomicBatch).
+	MaxBatch int
+	// Linger is how long the writer, idle when a write arrives, waits for
+	// more writes to group with it (0: none). Writes that arrive while a
+	// batch is being committed are grouped into the next batch anyway.
+	Linger time.Duration
+	// Timeout bounds one commit: an acknowledgement that never comes fails
+	// the writes of that batch, which their callers retry (default 20s).
+	Timeout time.Duration
+}
+
+// Writer is the one write path of one stream. It groups the messages its
+// callers hand it, in the order they arrive, into atomic batches of at
+// most MaxBatch messages, and commits one batch at a time: with fsync on
+// every write (--stream-sync=always) the server stores a whole batch with
+// one fsync. The messages of one Write go into one batch when they fit,
+// and into consecutive batches otherwise, so their order holds.
+//
+// The server refuses a whole batch when one of its messages is a
+// duplicate (ID) or fails its ExpectNew check: the rare path after a crash
+// or a redelivery. The writer then writes that batch's messages one at a
+// time, each with the same checks, and reports each one's Result.
+type Writer struct {
+	js     jetstream.JetStream
+	nc     *nats.Conn
+	stream string
+	opts   WriterOptions
+
+	queue    chan *pending
+	quit     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+}
+
+// pending is one Write: its messages, and where its outcome goes.
+type pending struct {
+	msgs    []Msg
+	results []Result
+	err     error
+	done    chan struct{}
+}
+
+// ErrWriterClosed is returned for a write to, or left in, a closed Writer.
+var ErrWriterClosed = errors.New("the stream writer is closed")
+
+// NewWriter starts the writer of a stream; Close stops it.
+func NewWriter(js jetstream.JetStream, streamName string, o WriterOptions) *Writer {
+	if o.MaxBatch <= 0 || o.MaxBatch > MaxAtomicBatch {
+		o.MaxBatch = MaxAtomicBatch
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 20 * time.Second
+	}
+	w := &Writer{
+		js: js, nc: js.Conn(), stream: streamName, opts: o,
+		queue: make(chan *pending, 1024),
+		quit:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	metrics.InitStream(streamName)
+	go w.run()
+	return w
+}
+
+// Stream is the name of the stream the writer writes.
+func (w *Writer) Stream() string { return w.stream }
+
+// Write stores msgs and returns a Result per message, in order. An error
+// means some of them may not be stored: the caller writes them all again
+// (every write of the operator is idempotent through ID or ExpectNew).
+func (w *Writer) Write(ctx context.Context, msgs ...Msg) ([]Result, error) {
+	return w.Start(msgs...)(ctx)
+}
+
+// Start hands msgs to the writer at once and returns the wait for their
+// outcome, so that a caller can overlap writes with other work.
+func (w *Writer) Start(msgs ...Msg) func(context.Context) ([]Result, error) {
+	if len(msgs) == 0 {
+		return func(context.Context) ([]Result, error) { return nil, nil }
+	}
+	closed := func(context.Context) ([]Result, error) { return nil, ErrWriterClosed }
+	p := &pending{msgs: msgs, results: make([]Result, len(msgs)), done: make(chan struct{})}
+	select {
+	case <-w.quit:
+		return closed
+	default:
+	}
+	select {
+	case w.queue <- p:
+	case <-w.quit:
+		return closed
+	}
+	return func(ctx context.Context) ([]Result, error) {
+		select {
+		case <-p.done:
+			return p.results, p.err
+		case <-w.done:
+			// The writer stopped; a write it took up has its outcome, one
+			// still queued never will.
+			select {
+			case <-p.done:
+				return p.results, p.err
+			default:
+				return nil, ErrWriterClosed
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("writing to %s: %w", w.stream, ctx.Err())
+		}
+	}
+}
+
+// Close stops the writer after the batch it is committing; writes still
+// queued fail with ErrWriterClosed.
+func (w *Writer) Close() {
+	w.stopOnce.Do(func() { close(w.quit) })
+	<-w.done
+}
+
+func (w *Writer) run() {
+	defer close(w.done)
+	var carry *pending // a write that did not fit in the previous group
+	for {
+		first := carry
+		carry = nil
+		if first == nil {
+			select {
+			case first = <-w.queue:
+			case <-w.quit:
+				w.failQueued()
+				return
+			}
+		}
+		group := []*pending{first}
+		n := len(first.msgs)
+		carry = w.gather(&group, &n)
+		w.commitGroup(group)
+	}
+}
+
+// gather adds to group the writes already queued, then those arriving
+// within the linger, until the group holds MaxBatch messages. It returns
+// a write that would overflow the group, for the next one.
+func (w *Writer) gather(group *[]*pending, n *int) *pending {
+	var linger <-chan time.Time
+	if w.opts.Linger > 0 {
+		t := time.NewTimer(w.opts.Linger)
+		defer t.Stop()
+		linger = t.C
+	}
+	for *n < w.opts.MaxBatch {
+		var p *pending
+		select {
+		case p = <-w.queue:
+		default:
+			if linger == nil {
+				return nil
+			}
+			select {
+			case p = <-w.queue:
+			case <-linger:
+				return nil
+			case <-w.quit:
+				return nil
+			}
+		}
+		if *n+len(p.msgs) > w.opts.MaxBatch {
+			return p
+		}
+		*group = append(*group, p)
+		*n += len(p.msgs)
+	}
+	return nil
+}
+
+func (w *Writer) failQueued() {
+	for {
+		select {
+		case p := <-w.queue:
+			p.err = ErrWriterClosed
+			close(p.done)
+		default:
+			return
+		}
+	}
+}
+
+// slot is where one message of a group reports its outcome.
+type slot struct {
+	p *pending
+	i int
+}
+
+// commitGroup commits the group's messages in batches of at most MaxBatch,
+// in order, and tells every write its outcome. After a failed batch the
+// rest are not tried: their writers retry, in order.
+func (w *Writer) commitGroup(group []*pending) {
+	slots := make([]slot, 0, w.opts.MaxBatch)
+	for _, p := range group {
+		for i := range p.msgs {
+			slots = append(slots, slot{p, i})
+		}
+	}
+	var err error
+	for len(slots) > 0 && err == nil {
+		chunk := slots[:min(len(slots), w.opts.MaxBatch)]
+		slots = slots[len(chunk):]
+		if err = w.commit(chunk); err != nil {
+			for _, s := range chunk {
+				s.p.err = err
+			}
+			for _, s := range slots {
+				s.p.err = err
+			}
+		}
+	}
+	for _, p := range group {
+		close(p.done)
+	}
+}
+
+// commit writes one chunk as an atomic batch, or one message at a time
+// when the chunk is a single message or the stream refused the batch.
+func (w *Writer) commit(chunk []slot) error {
+	ctx, cancel := context.WithTimeout(context.Background(), w.opts.Timeout)
+	defer cancel()
+	if len(chunk) == 1 {
+		return w.oneByOne(ctx, chunk, false)
+	}
+	refused, err := w.atomic(ctx, chunk)
+	if err != nil {
+		return err
+	}
+	if refused != nil {
+		return w.oneByOne(ctx, chunk, true)
+	}
+	metrics.WroteBatch(w.stream, len(chunk), false)
+	return nil
+}
+
+// batchAck is the server's answer to a batch's commit.
+type batchAck struct {
+	Stream string              `json:"stream"`
+	Seq    uint64              `json:"seq"`
+	Batch  string              `json:"batch"`
+	Count  int                 `json:"count"`
+	Error  *jetstream.APIError `json:"error,omitempty"`
+}
+
+// atomic publishes chunk as one atomic batch. It returns the server's
+// refusal when the stream refused the batch (nothing of it is stored),
+// and an error when the outcome is unknown.
+func (w *Writer) atomic(ctx context.Context, chunk []slot) (*jetstream.APIError, error) {
+	batchID := nuid.Next()
+	for i, s := range chunk {
+		msg := w.message(s.p.msgs[s.i])
+		msg.Header.Set(hdrBatchID, batchID)
+		msg.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
+		if i < len(chunk)-1 {
+			// No reply: the server stages the message and answers the
+			// commit for the whole batch.
+			if err := w.nc.PublishMsg(msg); err != nil {
+				return nil, fmt.Errorf("writing a batch to %s: %w", w.stream, err)
+			}
+			continue
+		}
+		msg.Header.Set(hdrBatchCommit, "1")
+		reply, err := w.nc.RequestMsgWithContext(ctx, msg)
+		if err != nil {
+			return nil, fmt.Errorf("committing a batch of %d to %s: %w", len(chunk), w.stream, err)
+		}
+		var ack batchAck
+		if err := json.Unmarshal(reply.Data, &ack); err != nil {
+			return nil, fmt.Errorf("committing a batch to %s: unreadable answer %q: %w", w.stream, reply.Data, err)
+		}
+		if ack.Error != nil {
+			return ack.Error, nil
+		}
+		if ack.Batch != batchID || ack.Count != len(chunk) {
+			return nil, fmt.Errorf("committing batch %s of %d to %s: the server acknowledged batch %q of %d", batchID, len(chunk), w.stream, ack.Batch, ack.Count)
+		}
+	}
+	return nil, nil
+}
+
+// oneByOne writes chunk one message at a time, each with its own checks,
+// pipelined on the connection (so in order), and records each outcome.
+func (w *Writer) oneByOne(ctx context.Context, chunk []slot, fallback bool) error {
+	futures := make([]jetstream.PubAckFuture, len(chunk))
+	for i, s := range chunk {
+		f, err := w.js.PublishMsgAsync(w.message(s.p.msgs[s.i]))
+		if err != nil {
+			return fmt.Errorf("writing to %s: %w", w.stream, err)
+		}
+		futures[i] = f
+	}
+	var errs []error
+	for i, f := range futures {
+		s := chunk[i]
+		select {
+		case ack := <-f.Ok():
+			s.p.results[s.i] = Result{Duplicate: ack.Duplicate}
+		case err := <-f.Err():
+			if s.p.msgs[s.i].ExpectNew && subjectNotEmpty(err) {
+				s.p.results[s.i] = Result{Exists: true}
+				continue
+			}
+			errs = append(errs, fmt.Errorf("writing to %s on %s: %w", w.stream, s.p.msgs[s.i].Subject, err))
+		case <-ctx.Done():
+			return fmt.Errorf("writing to %s: %w", w.stream, ctx.Err())
+		}
+	}
+	metrics.WroteBatch(w.stream, len(chunk), fallback)
+	return errors.Join(errs...)
+}
+
+// message builds the NATS message of m with its checks.
+func (w *Writer) message(m Msg) *nats.Msg {
+	msg := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: nats.Header{}}
+	for k, v := range m.Header {
+		msg.Header[k] = v
+	}
+	if m.ID != "" {
+		msg.Header.Set(hdrMsgID, m.ID)
+	}
+	if m.ExpectNew {
+		msg.Header.Set(hdrExpectedLastSeq, "0")
+	}
+	return msg
+}
+
+// subjectNotEmpty reports whether a publish was refused because its
+// subject already holds a message (its expected last sequence was 0).
+func subjectNotEmpty(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) &&
+		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}

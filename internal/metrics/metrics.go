@@ -116,7 +116,7 @@ var (
 	StreamBatches = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace,
 		Name:      "stream_batches_total",
-		Help:      "Atomic batches committed by the operator's writer of each JetStream stream (one fsync each with --stream-sync=always).",
+		Help:      "Commits of the operator's writer of each JetStream stream: atomic batches, and single messages written on their own (one fsync each with --stream-sync=always).",
 	}, []string{"stream"})
 	StreamBatchMessages = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace,

@@ -58,6 +58,7 @@ type options struct {
 	secureMetrics        bool
 	enableHTTP2          bool
 	probeAddr            string
+	pprofAddr            string
 	enableLeaderElection bool
 	leaderElectionNS     string
 
@@ -92,6 +93,8 @@ func parseFlags() (options, zap.Options) {
 		"Enable HTTP/2 for the metrics server. Off by default, against the HTTP/2 Stream Cancellation and Rapid Reset CVEs.")
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081",
 		"The address the /healthz and /readyz probe endpoints bind to.")
+	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "0",
+		"The address Go's pprof endpoints (/debug/pprof/) bind to, for profiling, for example 127.0.0.1:6060. \"0\" disables them (the default); never expose them beyond the pod.")
 	flag.BoolVar(&o.enableLeaderElection, "leader-elect", false,
 		"Enable leader election, so that one replica at a time reconciles and evaluates.")
 	flag.StringVar(&o.leaderElectionNS, "leader-election-namespace", "",
@@ -169,6 +172,7 @@ func run(o options) error {
 		Scheme:                  scheme,
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  o.probeAddr,
+		PprofBindAddress:        o.pprofAddr,
 		LeaderElection:          o.enableLeaderElection,
 		LeaderElectionID:        "milestone-triggers.leadvibe.io",
 		LeaderElectionNamespace: o.leaderElectionNS,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-logr/logr/testr"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/evaluator"
@@ -568,4 +569,39 @@ func TestNothingIsEvaluatedBeforeReady(t *testing.T) {
 func mustFirings(t *testing.T, s *system) []ledger.Firing {
 	firings, _ := outbox(t, s.conn.JS)
 	return firings
+}
+
+// A batch's firings are committed as one atomic batch (one fsync), and a
+// snapshot's lead states as batches of at most a thousand: the counts of
+// the stream writers say so.
+func TestBatchesAreGroupCommitted(t *testing.T) {
+	s := newSystem(t)
+	triggers := triggerset.NewMemory()
+	triggers.Upsert(trigger("t", "", 50))
+	const leads = 64 // one pipeline batch (BatchSize 64), one firing each
+	var evs []stream.Event
+	for i := range leads {
+		evs = append(evs, event(fmt.Sprintf("e%d", i), fmt.Sprintf("ld_%d", i), "page_view", 60))
+	}
+	s.publish(evs...)
+	commits := func(name string) float64 {
+		return testutil.ToFloat64(metrics.StreamBatches.WithLabelValues(name)) + testutil.ToFloat64(metrics.StreamBatchFallbacks.WithLabelValues(name))
+	}
+	firingCommits, leadCommits := commits(stream.FiringsStream), commits("KV_"+stream.LeadsBucket)
+	r := s.start(triggers, s.ledger)
+	r.waitFor(t, leads)
+	r.stop(t) // the final snapshot
+	firings, _ := outbox(t, s.conn.JS)
+	if len(firings) != leads {
+		t.Fatalf("%d firings, want %d", len(firings), leads)
+	}
+	r.mu.Lock()
+	batches := r.batches
+	r.mu.Unlock()
+	if got := commits(stream.FiringsStream) - firingCommits; got > float64(batches) {
+		t.Errorf("%v commits of firings for %d pipeline batches: firings were not grouped", got, batches)
+	}
+	if got := commits("KV_"+stream.LeadsBucket) - leadCommits; got > float64(leads)/8 {
+		t.Errorf("%v commits of lead states for %d leads: snapshots were not grouped", got, leads)
+	}
 }

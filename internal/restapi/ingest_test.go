@@ -2,14 +2,18 @@ package restapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
@@ -47,6 +51,30 @@ var _ = Describe("POST /events", func() {
 		Expect(got.Events).To(HaveLen(3))
 		Expect(got.Events[2]).To(Equal(acceptedEvent{ID: "evt-789", Duplicate: true}))
 		Expect(lastOnSubject(ou).ID).To(Equal("b2"))
+	})
+
+	It("commits a request's events as one atomic batch, in order", func() {
+		ou := newOU()
+		tool := newServiceAccount(ou, "")
+		grantPublisher(tool, ou)
+		var body strings.Builder
+		body.WriteString(`{"events":[`)
+		for i := range 500 {
+			if i > 0 {
+				body.WriteString(",")
+			}
+			fmt.Fprintf(&body, `{"id":"many-%d","lead_id":"ld_%d","event_type":"page_view","score":%d}`, i, i%7, i)
+		}
+		body.WriteString(`]}`)
+		batches := func() float64 { return testutil.ToFloat64(metrics.StreamBatches.WithLabelValues(stream.EventsStream)) }
+		before := batches()
+		r := tool.do(http.MethodPost, "/events", body.String())
+		Expect(r.status).To(Equal(http.StatusAccepted), string(r.body))
+		var got ingestResponse
+		Expect(json.Unmarshal(r.body, &got)).To(Succeed())
+		Expect(got.Accepted).To(Equal(500))
+		Expect(batches() - before).To(Equal(1.0), "500 events, one commit")
+		Expect(lastOnSubject(ou).ID).To(Equal("many-499"))
 	})
 
 	It("refuses a batch with an invalid event, naming the event and the field, and publishes none of it", func() {

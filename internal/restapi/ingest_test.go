@@ -8,9 +8,9 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
@@ -73,7 +73,7 @@ var _ = Describe("POST /events", func() {
 		var got ingestResponse
 		Expect(json.Unmarshal(r.body, &got)).To(Succeed())
 		Expect(got.Accepted).To(Equal(500))
-		Expect(batches() - before).To(Equal(1.0), "500 events, one commit")
+		Expect(batches()-before).To(Equal(1.0), "500 events, one commit")
 		Expect(lastOnSubject(ou).ID).To(Equal("many-499"))
 	})
 

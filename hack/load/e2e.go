@@ -14,7 +14,7 @@ import (
 // deliveries and gathers the run's end-to-end figures into rep, with
 // rep.drainErr set when deliveries are missing. It returns an error when
 // the run could not be measured at all.
-func measureEndToEnd(ctx context.Context, o options, rep *report, js jetstream.JetStream, kube client.Client, rcv *receiver, ous []ouTriggers) error {
+func measureEndToEnd(ctx context.Context, o options, rep *report, js jetstream.JetStream, kube client.Client, rcv *receiver, ous []ouTriggers, id restIdentity) error {
 	watch, watching, err := watchConsumed(ctx, o.metricsURL)
 	if err != nil {
 		fmt.Printf("   metrics: %v (the rate comes from the deliveries alone)\n", err)
@@ -36,9 +36,14 @@ func measureEndToEnd(ctx context.Context, o options, rep *report, js jetstream.J
 		fmt.Print(">> Publishing as fast as possible ")
 	}
 	if o.events > 0 {
-		fmt.Printf("for %d events\n", o.events)
+		fmt.Printf("for %d events", o.events)
 	} else {
-		fmt.Printf("for %s\n", o.duration)
+		fmt.Printf("for %s", o.duration)
+	}
+	if o.via == viaREST {
+		fmt.Printf(" through POST %s/events, %d callers, up to %d events a request\n", o.apiURL, o.restCallers, o.restBatch)
+	} else {
+		fmt.Printf(" to NATS %s, at most %d in flight\n", o.natsURL, o.maxInflight)
 	}
 	outbox, err := newOutboxWatch(ctx, js)
 	if err != nil {
@@ -47,11 +52,29 @@ func measureEndToEnd(ctx context.Context, o options, rep *report, js jetstream.J
 	cpu0 := cpuTime()
 	opCPU0, opOK := processCPU(o.operatorPID)
 	w := newWorkload(rep.run, o.seed, o.leads, o.ous, o.zipfS, o.zipfV, o.maxScore)
-	res, err := publishLoad(ctx, newAsyncPublisher(js, o.maxInflight), w, newOracle(ous), rcv, ous, loadOptions{
+	var sink eventSink
+	var rest *restPublisher
+	if o.via == viaREST {
+		rest = newRESTPublisher(ctx, restOptions{
+			url: o.apiURL, token: id.token, batch: o.restBatch, callers: o.restCallers, full: o.rate == 0,
+		}, rcv, ous)
+		sink = rest
+	} else {
+		sink = newNATSSink(newAsyncPublisher(js, o.maxInflight), rcv, ous)
+	}
+	prof, err := startProfiles(o.cpuprofile, o.operatorPprof, o.operatorProfile)
+	if err != nil {
+		return fmt.Errorf("starting the CPU profiles: %w", err)
+	}
+	res, err := publishLoad(ctx, sink, w, newOracle(ous), rcv, ous, loadOptions{
 		rate: o.rate, duration: o.duration, events: o.events, interval: o.interval,
 	})
+	if rest != nil {
+		res.rest = rest.restStats(id)
+	}
 	rep.load = res
 	if err != nil {
+		prof.stopProfiles(o.manager)
 		return err
 	}
 	total.Store(int64(res.events))
@@ -73,6 +96,7 @@ func measureEndToEnd(ctx context.Context, o options, rep *report, js jetstream.J
 	if opCPU1, ok := processCPU(o.operatorPID); ok && opOK && o.operatorPID > 0 {
 		rep.operatorCPU = opCPU1 - opCPU0
 	}
+	prof.stopProfiles(o.manager) // the operator's last profile runs to its end
 	if c := <-evaluated; c.err == nil {
 		rep.evaluatedAt = c.at
 	} else {

@@ -18,6 +18,7 @@ type localSystem struct {
 	op         *localsystem.Operator
 	kubeconfig string
 	natsURL    string
+	apiURL     string
 	metricsURL string
 	managerPID int
 }
@@ -54,7 +55,7 @@ func startLocal(ctx context.Context, assets, crdDir, manager string, managerArgs
 	}
 	return &localSystem{
 		cp: cp, op: op, kubeconfig: cp.Kubeconfig,
-		natsURL: op.NATSURL(), metricsURL: op.MetricsURL(), managerPID: op.Pid(),
+		natsURL: op.NATSURL(), apiURL: op.APIURL(), metricsURL: op.MetricsURL(), managerPID: op.Pid(),
 	}, nil
 }
 

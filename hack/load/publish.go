@@ -82,6 +82,64 @@ func (p *asyncPublisher) err() error {
 	return nil
 }
 
+// eventSink takes the run's events, in order, and publishes them: over
+// NATS (natsSink) or through the REST API (restPublisher).
+type eventSink interface {
+	// send publishes ev, an event of OU ou made at ev.CreatedAt, whose
+	// deliveries the oracle predicted as ids (reused by the caller once
+	// send returns). The sink registers them with the receiver before the
+	// event can reach the operator.
+	send(ou int, ev stream.Event, ids []string) error
+	// finish publishes what is left, waits for every acknowledgement and
+	// returns the time of the last.
+	finish() time.Time
+	stats() sinkStats
+	err() error
+}
+
+// sinkStats is what a sink did.
+type sinkStats struct {
+	acks, duplicates int64
+	stalls           int64     // times the tool waited for the sink (the in-flight bound, or busy REST callers)
+	bytes            int64     // encoded events
+	lastSent         time.Time // the last event handed to the network
+}
+
+// natsSink publishes to the OUs' subjects with JetStream async publish.
+type natsSink struct {
+	p        *asyncPublisher
+	rcv      *receiver
+	subjects []string
+	bytes    int64
+	lastSent time.Time
+}
+
+func newNATSSink(p *asyncPublisher, rcv *receiver, ous []ouTriggers) *natsSink {
+	s := &natsSink{p: p, rcv: rcv}
+	for _, ou := range ous {
+		s.subjects = append(s.subjects, stream.EventSubject(ou.namespace))
+	}
+	return s
+}
+
+// send publishes the event at once: its publish time is its created_at.
+func (s *natsSink) send(ou int, ev stream.Event, ids []string) error {
+	s.rcv.expect(ids, expectation{eventID: ev.ID, published: ev.CreatedAt, due: ev.CreatedAt})
+	data := ev.Encode()
+	s.bytes += int64(len(data))
+	s.lastSent = ev.CreatedAt
+	return s.p.publish(s.subjects[ou], data, ev.ID)
+}
+
+func (s *natsSink) finish() time.Time { return s.p.finish() }
+func (s *natsSink) err() error        { return s.p.err() }
+func (s *natsSink) stats() sinkStats {
+	return sinkStats{
+		acks: s.p.acked.Load(), duplicates: s.p.duplicates.Load(), stalls: s.p.stalls.Load(),
+		bytes: s.bytes, lastSent: s.lastSent,
+	}
+}
+
 // loadOptions say how much to publish and how fast.
 type loadOptions struct {
 	rate     float64       // events/s; 0 is as fast as possible
@@ -94,8 +152,8 @@ type loadOptions struct {
 type loadResult struct {
 	events      int // including the sentinels
 	bytes       int64
-	start       time.Time // first publish
-	sent        time.Time // last publish handed to the client
+	start       time.Time // first event made
+	sent        time.Time // last event handed to the network
 	acked       time.Time // last acknowledgement
 	maxBehind   int       // most events behind the target rate at a tick
 	acks        int64
@@ -103,42 +161,36 @@ type loadResult struct {
 	stalls      int64
 	typeCounts  map[string]int
 	expectedIDs int
-	perSecond   []int // events published in each second of the run
+	perSecond   []int      // events made in each second of the run
+	rest        *restStats // with --via rest
 }
 
-// publishLoad publishes the workload to the OUs' subjects, paced at the
-// target rate in small batches (one per tick) or as fast as the bound on
-// publishes in flight allows, then one sentinel per OU. Before each event
-// is published, the oracle's firings for it are registered with the
-// receiver, with the publish time, which is also the event's created_at.
-func publishLoad(ctx context.Context, p *asyncPublisher, w *workload, orc *oracle, rcv *receiver, ous []ouTriggers, o loadOptions) (loadResult, error) {
-	subjects := make([]string, len(ous))
-	for i, ou := range ous {
-		subjects[i] = stream.EventSubject(ou.namespace)
-	}
+// publishLoad publishes the workload through the sink, paced at the target
+// rate in small batches (one per tick) or as fast as the sink takes them,
+// then one sentinel per OU. Each event's created_at is first the time it
+// is made; the oracle's firings for it go to the sink with it, which
+// registers them with the receiver with the publish time (a REST caller
+// sets created_at to the time its request is sent).
+func publishLoad(ctx context.Context, sink eventSink, w *workload, orc *oracle, rcv *receiver, ous []ouTriggers, o loadOptions) (loadResult, error) {
 	res := loadResult{typeCounts: map[string]int{}}
 	var ids []string
 	one := func(ou int, ev stream.Event) error {
 		ev.CreatedAt = time.Now().UTC()
 		ids = orc.apply(ou, ev, ids[:0])
-		rcv.expect(ids, expectation{eventID: ev.ID, published: ev.CreatedAt})
 		res.expectedIDs += len(ids)
-		data := ev.Encode()
 		res.events++
-		res.bytes += int64(len(data))
 		res.typeCounts[ev.EventType]++
 		sec := int(ev.CreatedAt.Sub(res.start) / time.Second)
 		for len(res.perSecond) <= sec {
 			res.perSecond = append(res.perSecond, 0)
 		}
 		res.perSecond[sec]++
-		return p.publish(subjects[ou], data, ev.ID)
+		return sink.send(ou, ev, ids)
 	}
 	next := func() error {
 		ou, _, ev := w.next()
 		return one(ou, ev)
 	}
-
 	res.start = time.Now()
 	done := func() bool {
 		if o.events > 0 {
@@ -187,11 +239,14 @@ func publishLoad(ctx context.Context, p *asyncPublisher, w *workload, orc *oracl
 			return res, err
 		}
 	}
+	res.acked = sink.finish()
+	st := sink.stats()
+	res.sent, res.bytes = st.lastSent, st.bytes
+	res.acks, res.duplicates, res.stalls = st.acks, st.duplicates, st.stalls
+	// Every expectation is registered once the sink is done (a REST caller
+	// registers its events' just before it sends them).
 	rcv.expectNoMore()
-	res.sent = time.Now()
-	res.acked = p.finish()
-	res.acks, res.duplicates, res.stalls = p.acked.Load(), p.duplicates.Load(), p.stalls.Load()
-	return res, p.err()
+	return res, sink.err()
 }
 
 // eventsPerSecond is n events over the time from start to end.

@@ -13,11 +13,15 @@ import (
 	"time"
 )
 
-// expectation is a delivery the oracle predicted: the firing's event and
-// when it was published (its created_at).
+// expectation is a delivery the oracle predicted: the firing's event, when
+// it was published (its created_at: handed to the NATS client, or the
+// time its POST /events request was sent) and when it was due (the time
+// the tool made it, the same as published over NATS; with --via rest it
+// may wait in its caller's queue before its request is sent).
 type expectation struct {
 	eventID   string
 	published time.Time
+	due       time.Time
 }
 
 // receiver is the tool's webhook receiver: loopback HTTP servers (the
@@ -144,7 +148,7 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	default:
 		r.seen[id] = struct{}{}
 		r.got++
-		r.samples = append(r.samples, sample{published: e.published, latency: arrived.Sub(e.published)})
+		r.samples = append(r.samples, sample{published: e.published, latency: arrived.Sub(e.published), due: e.due, fromDue: arrived.Sub(e.due)})
 		if createdAt.Equal(e.published) && b.Event.ID == e.eventID {
 			r.createdAtOK++
 		}
@@ -191,10 +195,12 @@ func (r *receiver) wait(ctx context.Context, timeout time.Duration) error {
 }
 
 // sample is one expected delivery: when its event was published and how
-// long after that it arrived.
+// long after that it arrived; when it was due, and how long after that.
 type sample struct {
 	published time.Time
 	latency   time.Duration
+	due       time.Time
+	fromDue   time.Duration
 }
 
 // receiverStats is what the receiver saw.

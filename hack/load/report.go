@@ -59,10 +59,26 @@ func (r *report) print(w io.Writer) {
 	if o.rate > 0 {
 		target = fmt.Sprintf("target %.0f events/s in batches every %s", o.rate, o.interval)
 	}
-	p("workload     %d OUs x %d triggers, %d leads (Zipf s=%.2f v=%.0f), scores 0..%d, seed %d, %s, at most %d publishes in flight",
-		o.ous, o.triggersPerOU, o.leads, o.zipfS, o.zipfV, o.maxScore, o.seed, target, o.maxInflight)
-	p("published    %d events (%d bytes on average; %d are the sentinels) in %s: %.0f events/s offered; last ack %s after the last publish; at most %d events behind the target; %d stalls at the in-flight bound; %d duplicate acks",
-		l.events, avg(l.bytes, l.events), o.ous, dur(l.sent.Sub(l.start)), offered, dur(l.acked.Sub(l.sent)), l.maxBehind, l.stalls, l.duplicates)
+	typed := "none typed"
+	if o.typedEvery > 0 {
+		typed = fmt.Sprintf("every %s typed", ordinal(o.typedEvery))
+	}
+	how := fmt.Sprintf("over NATS with async publish, at most %d in flight", o.maxInflight)
+	if o.via == viaREST {
+		how = fmt.Sprintf("through POST /events, %d callers (each lead always by the same one), up to %d events a request", o.restCallers, o.restBatch)
+	}
+	p("workload     %d OUs x %d triggers (%s), %d leads (Zipf s=%.2f v=%.0f), scores 0..%d, seed %d, %s, %s; stream fsync %s",
+		o.ous, o.triggersPerOU, typed, o.leads, o.zipfS, o.zipfV, o.maxScore, o.seed, target, how, streamSync(o))
+	stalls := fmt.Sprintf("%d stalls at the in-flight bound", l.stalls)
+	if o.via == viaREST {
+		stalls = fmt.Sprintf("%d waits for a busy caller", l.stalls)
+	}
+	p("published    %d events (%d bytes on average; %d are the sentinels) in %s: %.0f events/s offered; last ack %s after the last publish; at most %d events behind the target; %s; %d duplicate acks",
+		l.events, avg(l.bytes, l.events), o.ous, dur(l.sent.Sub(l.start)), offered, dur(l.acked.Sub(l.sent)), l.maxBehind, stalls, l.duplicates)
+	if rs := l.rest; rs != nil {
+		p("requests     %d POST /events answered 202, %.1f events each on average (up to %d), by %d callers as %s; round trip p50 %s, p99 %s, max %s; %d retried",
+			rs.requests, rs.meanSize, rs.batch, rs.callers, rs.user, ms(pct(rs.rtts, 0.5)), ms(pct(rs.rtts, 0.99)), ms(pct(rs.rtts, 1)), rs.retries)
+	}
 	p("event mix    %s", mix(l.typeCounts, l.events))
 
 	missing := rc.expected - rc.got
@@ -79,8 +95,17 @@ func (r *report) print(w io.Writer) {
 	}
 	p("created_at   the payload's created_at equals the publish time to the nanosecond in %d of %d deliveries", rc.createdAtOK, rc.got)
 	if n := len(lat); n > 0 {
-		p("latency      event to webhook (arrival minus publish): p50 %s, p90 %s, p99 %s, p99.9 %s, max %s (%d deliveries)",
-			ms(pct(lat, 0.50)), ms(pct(lat, 0.90)), ms(pct(lat, 0.99)), ms(pct(lat, 0.999)), ms(lat[n-1]), n)
+		from := "publish"
+		if o.via == viaREST {
+			from = "the time its request was sent"
+		}
+		p("latency      event to webhook (arrival minus %s): p50 %s, p90 %s, p99 %s, p99.9 %s, max %s (%d deliveries)",
+			from, ms(pct(lat, 0.50)), ms(pct(lat, 0.90)), ms(pct(lat, 0.99)), ms(pct(lat, 0.999)), ms(lat[n-1]), n)
+		if o.via == viaREST {
+			dl := dueLatencies(rc.samples)
+			p("latency      from when the tool made the event (its wait in the caller's queue included): p50 %s, p90 %s, p99 %s, p99.9 %s, max %s",
+				ms(pct(dl, 0.50)), ms(pct(dl, 0.90)), ms(pct(dl, 0.99)), ms(pct(dl, 0.999)), ms(dl[n-1]))
+		}
 		r.timeline(p)
 	}
 	if r.drainErr != nil {
@@ -99,11 +124,20 @@ func (r *report) print(w io.Writer) {
 	var ratio float64
 	if r.raw != nil {
 		ratio = e2e / r.raw.publishRate()
-		p("raw stream   %d events (%d bytes on average) on scratch stream %s, same server: async publish %.0f msg/s, ordered consume %.0f msg/s, publish then consume %.0f msg/s",
-			r.raw.events, avg(r.raw.bytes, r.raw.events), r.raw.stream, r.raw.publishRate(), r.raw.consumeRate(), r.raw.bothRate())
-		line := fmt.Sprintf("end to end / raw async publish %.1f%%; end to end / raw publish then consume %.1f%%", 100*ratio, 100*e2e/r.raw.bothRate())
+		p("raw stream   on scratch streams %s_* of the operator's own NATS server, configured like %s (the server's fsync policy applies to them too: the operator's --stream-sync, %s), from this tool over the network, after the run; %d events (%d bytes on average):",
+			r.raw.stream, stream.EventsStream, streamSync(o), r.raw.events, avg(r.raw.bytes, r.raw.events))
+		if r.raw.syncEvents > 0 {
+			p("raw stream     one at a time, each waiting for its ack: %.0f msg/s (%d events)", r.raw.syncRate(), r.raw.syncEvents)
+		}
+		p("raw stream     async publish, at most %d in flight: %.0f msg/s; ordered consume %.0f msg/s; publish then consume %.0f msg/s",
+			r.raw.inflight, r.raw.publishRate(), r.raw.consumeRate(), r.raw.bothRate())
+		p("raw stream     atomic batches of %d through internal/stream.Writer: %.0f msg/s (%d batches refused and written one at a time)",
+			r.raw.batch, r.raw.batchRate(), r.raw.batchFallbacks)
+		line := fmt.Sprintf("end to end / raw async publish %.1f%%; end to end / raw atomic-batch publish %.1f%%; end to end / raw publish then consume %.1f%%",
+			100*ratio, 100*e2e/r.raw.batchRate(), 100*e2e/r.raw.bothRate())
 		if !r.evaluatedAt.IsZero() {
-			line += fmt.Sprintf("; evaluator / raw async publish %.1f%%", 100*eventsPerSecond(l.events, l.start, r.evaluatedAt)/r.raw.publishRate())
+			ev := eventsPerSecond(l.events, l.start, r.evaluatedAt)
+			line += fmt.Sprintf("; evaluator / raw async publish %.1f%%; evaluator / raw atomic-batch publish %.1f%%", 100*ev/r.raw.publishRate(), 100*ev/r.raw.batchRate())
 		}
 		p("ratio        %s", line)
 	}
@@ -120,13 +154,26 @@ func (r *report) print(w io.Writer) {
 	p("targets")
 	p("  p99 event to webhook <= %s at %d events/s: %s", ms(targetP99), targetRate, r.latencyVerdict(offered, lat))
 	p("  end to end >= %.0f%% of the raw stream's async-publish rate: %s", 100*targetRatio, r.ratioVerdict(ratio))
+	if o.via == viaREST && r.raw != nil {
+		// POST /events commits each request as one atomic batch: the like
+		// for like is the raw stream's atomic-batch rate.
+		p("  end to end >= %.0f%% of the raw stream's atomic-batch rate (the way POST /events writes): %s", 100*targetRatio, r.ratioVerdict(e2e/r.raw.batchRate()))
+	}
 	p("  every firing delivered exactly once: %s", yesNo(exact))
 
-	raw := "-"
-	rawRatio := "-"
+	raw, rawRatio, rawSync, rawBatch, batchRatio := "-", "-", "-", "-", "-"
 	if r.raw != nil {
 		raw = fmt.Sprintf("%.0f", r.raw.publishRate())
 		rawRatio = fmt.Sprintf("%.0f%%", 100*ratio)
+		rawBatch = fmt.Sprintf("%.0f", r.raw.batchRate())
+		batchRatio = fmt.Sprintf("%.0f%%", 100*e2e/r.raw.batchRate())
+		if r.raw.syncEvents > 0 {
+			rawSync = fmt.Sprintf("%.0f", r.raw.syncRate())
+		}
+	}
+	via := "nats"
+	if o.via == viaREST {
+		via = fmt.Sprintf("rest %dx%d", o.restCallers, o.restBatch)
 	}
 	rate := "max"
 	if o.rate > 0 {
@@ -136,9 +183,10 @@ func (r *report) print(w io.Writer) {
 	if !r.evaluatedAt.IsZero() {
 		evaluator = fmt.Sprintf("%.0f", eventsPerSecond(l.events, l.start, r.evaluatedAt))
 	}
-	p("markdown     | target rate | events | offered (events/s) | evaluated (events/s) | end to end (events/s) | firings | p50 | p99 | max | raw async publish (msg/s) | end to end / raw | exactly once |")
-	p("markdown     | %s | %d | %.0f | %s | %.0f | %d | %s | %s | %s | %s | %s | %s |",
-		rate, l.events, offered, evaluator, e2e, rc.got, ms(pct(lat, 0.5)), ms(pct(lat, 0.99)), ms(pct(lat, 1)), raw, rawRatio, yesNo(exact))
+	p("markdown     | fsync | via | target rate | events | offered (events/s) | evaluated (events/s) | end to end (events/s) | firings | p50 | p99 | max | raw sync publish (msg/s) | raw async publish (msg/s) | raw atomic-batch publish (msg/s) | end to end / raw async | end to end / raw atomic batch | exactly once |")
+	p("markdown     | %s | %s | %s | %d | %.0f | %s | %.0f | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |",
+		streamSync(o), via, rate, l.events, offered, evaluator, e2e, rc.got, ms(pct(lat, 0.5)), ms(pct(lat, 0.99)), ms(pct(lat, 1)),
+		rawSync, raw, rawBatch, rawRatio, batchRatio, yesNo(exact))
 }
 
 func (r *report) latencyVerdict(offered float64, sorted []time.Duration) string {
@@ -147,6 +195,8 @@ func (r *report) latencyVerdict(offered float64, sorted []time.Duration) string 
 		return "not assessed: with --rate 0 events queue by design, so latency measures the queue (run --rate 5000)"
 	case r.opts.rate < targetRate:
 		return fmt.Sprintf("not assessed: --rate %.0f is below %d", r.opts.rate, targetRate)
+	case offered < rateKeptFrac*targetRate && r.load.stalls > 0 && r.opts.via == viaREST:
+		return fmt.Sprintf("NOT MET: the REST API took only %.0f events/s (the tool waited for a busy caller %d times)", offered, r.load.stalls)
 	case offered < rateKeptFrac*targetRate && r.load.stalls > 0:
 		return fmt.Sprintf("NOT MET: the stream took only %.0f events/s (the publisher waited at the in-flight bound %d times)", offered, r.load.stalls)
 	case offered < rateKeptFrac*targetRate:
@@ -179,7 +229,7 @@ func (r *report) timeline(p func(string, ...any)) {
 	}
 	lat := make([][]time.Duration, n)
 	for _, s := range r.received.samples {
-		i := slice(s.published)
+		i := slice(s.due) // events are counted by the time they were made
 		lat[i] = append(lat[i], s.latency)
 	}
 	for i := range n {
@@ -192,6 +242,51 @@ func (r *report) timeline(p func(string, ...any)) {
 			fmt.Sprintf("%.0f-%.0fs", from, to), float64(events[i])/(to-from), len(lat[i]),
 			ms(pct(lat[i], 0.5)), ms(pct(lat[i], 0.99)), ms(pct(lat[i], 1)))
 	}
+}
+
+// dueLatencies returns the samples' latencies from their events' due
+// times, sorted.
+func dueLatencies(samples []sample) []time.Duration {
+	lat := make([]time.Duration, len(samples))
+	for i, s := range samples {
+		lat[i] = s.fromDue
+	}
+	slices.Sort(lat)
+	return lat
+}
+
+// streamSync is the operator's fsync policy as far as the tool knows it:
+// the --stream-sync passed with --manager-arg, the default with
+// --start-local, else unknown (a running operator's own flag).
+func streamSync(o options) string {
+	policy := "unknown"
+	if o.startLocal {
+		policy = "always"
+	}
+	for i, a := range o.managerArgs {
+		switch {
+		case strings.HasPrefix(a, "--stream-sync="), strings.HasPrefix(a, "-stream-sync="):
+			_, policy, _ = strings.Cut(a, "=")
+		case (a == "--stream-sync" || a == "-stream-sync") && i+1 < len(o.managerArgs):
+			policy = o.managerArgs[i+1]
+		}
+	}
+	return policy
+}
+
+// ordinal is 2nd, 3rd, 4th, ...
+func ordinal(n int) string {
+	switch {
+	case n == 1:
+		return "one"
+	case n%100 >= 11 && n%100 <= 13:
+		return fmt.Sprintf("%dth", n)
+	case n%10 == 2:
+		return fmt.Sprintf("%dnd", n)
+	case n%10 == 3:
+		return fmt.Sprintf("%drd", n)
+	}
+	return fmt.Sprintf("%dth", n)
 }
 
 // latencies returns the samples' latencies, sorted.

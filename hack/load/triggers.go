@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -35,25 +36,35 @@ type trigger struct {
 }
 
 // newKubeClient returns a client for the cluster of kubeconfig (or of
-// $KUBECONFIG and the default loading rules when empty).
-func newKubeClient(kubeconfig string) (client.Client, error) {
+// $KUBECONFIG and the default loading rules when empty), and a clientset
+// for what the client does not do (token requests and reviews).
+func newKubeClient(kubeconfig string) (client.Client, kubernetes.Interface, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = kubeconfig
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("loading the kubeconfig: %w", err)
+		return nil, nil, fmt.Errorf("loading the kubeconfig: %w", err)
 	}
 	cfg.QPS, cfg.Burst = 200, 400
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(triggersv1alpha1.AddToScheme(scheme))
-	return client.New(cfg, client.Options{Scheme: scheme})
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, cs, nil
 }
 
 // triggerPlan lays out the triggers of OU i: thresholds spread evenly over
 // the score range (shifted a little per OU), the first one untyped (the
-// sentinel fires it), every third one waiting for a typed event.
-func triggerPlan(i, perOU int, maxScore int64) []trigger {
+// sentinel fires it), every typedEvery-th one (the third, sixth, ... with
+// 3) waiting for a typed event; typedEvery 0 makes them all untyped.
+func triggerPlan(i, perOU, typedEvery int, maxScore int64) []trigger {
 	lo, hi := int64(10)+int64(i%4)*2, maxScore-maxScore/10
 	ts := make([]trigger, perOU)
 	for j := range ts {
@@ -61,8 +72,8 @@ func triggerPlan(i, perOU int, maxScore int64) []trigger {
 		if perOU > 1 {
 			ts[j].threshold = lo + int64(j)*(hi-lo)/int64(perOU-1)
 		}
-		if j%3 == 2 {
-			ts[j].eventType = typedKinds[(j/3)%len(typedKinds)]
+		if typedEvery > 0 && j > 0 && j%typedEvery == typedEvery-1 {
+			ts[j].eventType = typedKinds[(j/typedEvery)%len(typedKinds)]
 		}
 	}
 	return ts
@@ -70,7 +81,7 @@ func triggerPlan(i, perOU int, maxScore int64) []trigger {
 
 // createTriggers creates the namespaces and their triggers, each posting to
 // the receiver url(ou index, trigger name).
-func createTriggers(ctx context.Context, c client.Client, run string, ous, perOU int, maxScore int64, url func(ou int, name string) string) ([]ouTriggers, error) {
+func createTriggers(ctx context.Context, c client.Client, run string, ous, perOU, typedEvery int, maxScore int64, url func(ou int, name string) string) ([]ouTriggers, error) {
 	var out []ouTriggers
 	for i := range ous {
 		name := fmt.Sprintf("load-%s-%d", run, i)
@@ -80,7 +91,7 @@ func createTriggers(ctx context.Context, c client.Client, run string, ous, perOU
 		if err := c.Create(ctx, ns); err != nil {
 			return out, fmt.Errorf("creating namespace %s: %w", name, err)
 		}
-		ou := ouTriggers{namespace: name, triggers: triggerPlan(i, perOU, maxScore)}
+		ou := ouTriggers{namespace: name, triggers: triggerPlan(i, perOU, typedEvery, maxScore)}
 		for j := range ou.triggers {
 			t := &ou.triggers[j]
 			hook := triggersv1alpha1.HTTPURL(url(i, t.name))

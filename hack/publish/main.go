@@ -8,19 +8,36 @@
 // or, with a JSON event on standard input (one per line):
 //
 //	echo '{"id":"evt-1","lead_id":"ld_1","event_type":"page_view","score":10}' | go run ./hack/publish --server ... --ou demo -
+//
+// With --batch N (at most 1000), the events of standard input are
+// published as JetStream atomic batches (ADR-50) of up to N events, with
+// the operator's own stream writer (internal/stream) over this tool's
+// connection: the server stores each batch whole, with one fsync under
+// --stream-sync=always, instead of one fsync per event. It prints one line
+// per batch with how many events were stored and how many were duplicates
+// the stream already held. A batch holding a duplicate is refused by the
+// server and written again one event at a time, as the operator's writers
+// do; the line says so.
+//
+//	go run ./hack/publish --server ... --ou demo --batch 500 - < events.jsonl
 package main
 
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	dto "github.com/prometheus/client_model/go"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
@@ -31,15 +48,37 @@ func main() {
 	lead := flag.String("lead", "ld_123", "Lead id.")
 	typ := flag.String("type", "page_view", "Event type.")
 	score := flag.Int64("score", 0, "The lead's score after this event.")
+	batch := flag.Int("batch", 0, fmt.Sprintf("With - (events on standard input): publish them as atomic batches of up to this many events (1..%d), with one summary line per batch. 0 publishes one event at a time, with one line per event.", stream.MaxAtomicBatch))
+	flag.Usage = func() {
+		out := flag.CommandLine.Output()
+		fmt.Fprintf(out, "Usage:\n  %[1]s [flags]                  publish one event built from --id, --lead, --type, --score\n  %[1]s [flags] -                publish the JSON events of standard input, one per line\n  %[1]s [flags] --batch N -      the same, as atomic batches of up to N events\n\nEvents go to leadvibe.events.<ou> with the event id as the message id, so the stream drops a repeat.\n\nFlags:\n", os.Args[0])
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 
-	if err := run(*server, *ou, flag.Args(), stream.Event{ID: *id, LeadID: *lead, EventType: *typ, Score: *score}); err != nil {
+	stdin := flag.NArg() == 1 && flag.Arg(0) == "-"
+	switch {
+	case flag.NArg() > 0 && !stdin:
+		usageError(fmt.Errorf("unexpected arguments %q: the only argument is -, to read events from standard input", flag.Args()))
+	case *batch < 0 || *batch > stream.MaxAtomicBatch:
+		usageError(fmt.Errorf("--batch must be in 0..%d", stream.MaxAtomicBatch))
+	case *batch > 0 && !stdin:
+		usageError(errors.New("--batch applies to events read from standard input: add the argument -"))
+	}
+
+	if err := run(*server, *ou, stdin, *batch, stream.Event{ID: *id, LeadID: *lead, EventType: *typ, Score: *score}); err != nil {
 		fmt.Fprintln(os.Stderr, "publish:", err)
 		os.Exit(1)
 	}
 }
 
-func run(server, ou string, args []string, flagEvent stream.Event) error {
+func usageError(err error) {
+	fmt.Fprintln(os.Stderr, "publish:", err)
+	flag.Usage()
+	os.Exit(2)
+}
+
+func run(server, ou string, stdin bool, batch int, flagEvent stream.Event) error {
 	nc, err := nats.Connect(server, nats.Name("milestone-triggers-publish"))
 	if err != nil {
 		return err
@@ -49,25 +88,16 @@ func run(server, ou string, args []string, flagEvent stream.Event) error {
 	if err != nil {
 		return err
 	}
+	if stdin && batch > 0 {
+		return publishBatches(js, ou, os.Stdin, os.Stdout, batch)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	if len(args) == 1 && args[0] == "-" {
-		scanner := bufio.NewScanner(os.Stdin)
-		scanner.Buffer(make([]byte, stream.MaxEventBytes), stream.MaxEventBytes)
-		for line := 1; scanner.Scan(); line++ {
-			if len(scanner.Bytes()) == 0 {
-				continue
-			}
-			ev, err := stream.DecodeEvent(scanner.Bytes(), time.Now())
-			if err != nil {
-				return fmt.Errorf("line %d: %w", line, err)
-			}
-			if err := publish(ctx, js, ou, ev); err != nil {
-				return err
-			}
-		}
-		return scanner.Err()
+	if stdin {
+		return eachEvent(os.Stdin, func(_ int, ev stream.Event) error {
+			return publish(ctx, js, ou, ev)
+		})
 	}
 
 	ev := flagEvent
@@ -82,6 +112,26 @@ func run(server, ou string, args []string, flagEvent stream.Event) error {
 	return publish(ctx, js, ou, ev)
 }
 
+// eachEvent decodes the JSON events of r, one per line (blank lines
+// skipped), as the operator would, and hands each to f with its line.
+func eachEvent(r io.Reader, f func(line int, ev stream.Event) error) error {
+	scanner := bufio.NewScanner(r)
+	scanner.Buffer(make([]byte, stream.MaxEventBytes), stream.MaxEventBytes)
+	for line := 1; scanner.Scan(); line++ {
+		if len(scanner.Bytes()) == 0 {
+			continue
+		}
+		ev, err := stream.DecodeEvent(scanner.Bytes(), time.Now())
+		if err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		if err := f(line, ev); err != nil {
+			return err
+		}
+	}
+	return scanner.Err()
+}
+
 func publish(ctx context.Context, js jetstream.JetStream, ou string, ev stream.Event) error {
 	ack, err := js.Publish(ctx, stream.EventSubject(ou), ev.Encode(), jetstream.WithMsgID(ev.ID))
 	if err != nil {
@@ -93,4 +143,115 @@ func publish(ctx context.Context, js jetstream.JetStream, ou string, ev stream.E
 	}
 	fmt.Printf("published %s for lead %s (%s, score %d) to %s, sequence %d%s\n", ev.ID, ev.LeadID, ev.EventType, ev.Score, stream.EventSubject(ou), ack.Sequence, dup)
 	return nil
+}
+
+// publishBatches publishes the events of r in atomic batches of up to n,
+// in order, through a stream writer on js, and prints a line per batch to
+// out.
+// A batch is sent once its n events are read, or at the end of the input.
+// Everything before a failed batch is stored; that batch may be partly
+// stored (its events' ids make a retry safe).
+func publishBatches(js jetstream.JetStream, ou string, r io.Reader, out io.Writer, n int) error {
+	subject := stream.EventSubject(ou)
+	checkAtomic(js)
+	// One caller that waits for each batch: the writer commits each Write
+	// of up to n events as one atomic batch.
+	w := stream.NewWriter(js, stream.EventsStream, stream.WriterOptions{MaxBatch: n, Timeout: 30 * time.Second})
+	defer w.Close()
+
+	var (
+		evs                []stream.Event
+		firstLine, last    int
+		batches            int
+		stored, duplicates int
+	)
+	flush := func() error {
+		if len(evs) == 0 {
+			return nil
+		}
+		batches++
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		started := time.Now()
+		fallbacks := fallbackCount()
+		results, err := stream.Publish(ctx, w, ou, evs...)
+		if err != nil {
+			return fmt.Errorf("batch %d (lines %d-%d, %d events, %s to %s): %w; the batches before it are stored, this one may be in part (publishing it again is safe)",
+				batches, firstLine, last, len(evs), evs[0].ID, evs[len(evs)-1].ID, err)
+		}
+		dups := 0
+		for _, res := range results {
+			if res.Duplicate {
+				dups++
+			}
+		}
+		how := "in one atomic batch"
+		switch {
+		case len(evs) == 1:
+			how = "on its own"
+		case fallbackCount() > fallbacks && dups > 0:
+			how = "one at a time, the stream having refused the atomic batch over its duplicates"
+		case fallbackCount() > fallbacks:
+			how = "one at a time, the stream having refused the atomic batch"
+		}
+		fmt.Fprintf(out, "batch %d: lines %d-%d, %s (%s .. %s) to %s %s in %s: %d published, %d duplicates (dropped by the stream)\n",
+			batches, firstLine, last, plural(len(evs), "event"), evs[0].ID, evs[len(evs)-1].ID, subject, how,
+			time.Since(started).Round(time.Microsecond), len(evs)-dups, dups)
+		stored += len(evs) - dups
+		duplicates += dups
+		evs = evs[:0]
+		return nil
+	}
+	err := eachEvent(r, func(line int, ev stream.Event) error {
+		if len(evs) == 0 {
+			firstLine = line
+		}
+		last = line
+		evs = append(evs, ev)
+		if len(evs) < n {
+			return nil
+		}
+		return flush()
+	})
+	if err == nil {
+		err = flush()
+	}
+	fmt.Fprintf(out, "total: %s, %d events published, %d duplicates\n", plural(batches, "batch"), stored, duplicates)
+	return err
+}
+
+// fallbackCount is how many batches the stream refused whole, so that the
+// writer wrote their events one at a time (the writer's own counter).
+func fallbackCount() float64 {
+	var m dto.Metric
+	if err := metrics.StreamBatchFallbacks.WithLabelValues(stream.EventsStream).Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
+}
+
+// checkAtomic warns when the events stream does not take atomic batches
+// (an older server, or a stream the operator has not set up): the writer
+// then writes every batch one event at a time.
+func checkAtomic(js jetstream.JetStream) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream.EventsStream)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "publish: warning: reading stream %s: %v\n", stream.EventsStream, err)
+		return
+	}
+	if !s.CachedInfo().Config.AllowAtomicPublish {
+		fmt.Fprintf(os.Stderr, "publish: warning: stream %s does not allow atomic batch publish (nats-server 2.12 or later, set up by the operator, is needed); the batches are refused and written one event at a time\n", stream.EventsStream)
+	}
+}
+
+func plural(n int, what string) string {
+	switch {
+	case n == 1:
+		return "1 " + what
+	case strings.HasSuffix(what, "ch"):
+		return fmt.Sprintf("%d %ses", n, what)
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -29,8 +29,8 @@ import (
 
 // Ledger reads and writes lead states and the firing outbox, through
 // the layout's writers: a batch's firings are one atomic batch, and a
-// snapshot's lead states are atomic batches of up to a thousand, the last
-// of which carries the checkpoint.
+// snapshot's lead states are atomic batches of up to a thousand, followed
+// by the checkpoint.
 type Ledger struct {
 	streams *stream.Streams
 }
@@ -69,14 +69,14 @@ func (l *Ledger) LoadLeads(ctx context.Context) (map[string]LeadState, error) {
 	}
 }
 
-// Snapshot makes lead states durable, keyed by LeadKey, and moves the
-// evaluator's checkpoint to through: every event up to it is reflected in
-// the stored states, and its firings are in the outbox (the caller
-// committed them first). The checkpoint goes in the same atomic batch as
-// the last states, after them: a crash leaves it where it was, or moved
-// with every state written.
+// Snapshot makes lead states durable, keyed by LeadKey, in atomic batches
+// of up to a thousand, then moves the evaluator's checkpoint to through:
+// every event up to it is reflected in the stored states, and its firings
+// are in the outbox (the caller committed them first). The checkpoint is
+// written only once every state is stored, so a crash, or a failed write,
+// leaves it where it was.
 func (l *Ledger) Snapshot(ctx context.Context, states map[string]LeadState, through uint64) error {
-	msgs := make([]stream.Msg, 0, len(states)+1)
+	msgs := make([]stream.Msg, 0, len(states))
 	for key, s := range states {
 		data, err := s.encode()
 		if err != nil {
@@ -84,11 +84,10 @@ func (l *Ledger) Snapshot(ctx context.Context, states map[string]LeadState, thro
 		}
 		msgs = append(msgs, stream.Msg{Subject: stream.KeySubject(stream.LeadsBucket, key), Data: data})
 	}
-	msgs = append(msgs, checkpointMsg(EvaluatorCheckpoint, through))
 	if _, err := l.streams.Leads.Write(ctx, msgs...); err != nil {
 		return fmt.Errorf("writing a snapshot of %d lead states: %w", len(states), err)
 	}
-	return nil
+	return l.SaveCheckpoint(ctx, EvaluatorCheckpoint, through)
 }
 
 // CommitFirings writes firings to the outbox, as one atomic batch (up to a

@@ -111,8 +111,9 @@ var (
 		Name:      "deliveries_in_flight",
 		Help:      "Delivery attempts being sent right now, by channel.",
 	}, []string{"channel"})
-	// StreamBatches counts the atomic batches each stream's writer
-	// committed, and StreamBatchMessages the messages in them.
+	// StreamBatches counts the commits of each stream's writer (an atomic
+	// batch, or a message written on its own), and StreamBatchMessages the
+	// messages written.
 	StreamBatches = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace,
 		Name:      "stream_batches_total",
@@ -228,16 +229,17 @@ func InitStream(stream string) {
 	StreamBatchFallbacks.WithLabelValues(stream)
 }
 
-// WroteBatch counts one write of n messages to stream: an atomic batch, or
-// (fallback) the same messages one at a time.
-func WroteBatch(stream string, n int, fallback bool) {
-	StreamBatchMessages.WithLabelValues(stream).Add(float64(n))
-	if fallback {
-		StreamBatchFallbacks.WithLabelValues(stream).Inc()
-		return
-	}
-	StreamBatches.WithLabelValues(stream).Inc()
+// WroteStream counts messages written to stream with commits commits:
+// one for an atomic batch, one per message for messages written one at a
+// time.
+func WroteStream(stream string, messages, commits int) {
+	StreamBatchMessages.WithLabelValues(stream).Add(float64(messages))
+	StreamBatches.WithLabelValues(stream).Add(float64(commits))
 }
+
+// StreamFellBack counts an atomic batch the stream refused whole, which
+// the writer then wrote one message at a time.
+func StreamFellBack(stream string) { StreamBatchFallbacks.WithLabelValues(stream).Inc() }
 
 // RESTRequest records one REST request: route is the matched mux pattern
 // (never the raw path) or UnmatchedRoute.

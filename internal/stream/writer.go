@@ -67,14 +67,24 @@ type WriterOptions struct {
 	// Timeout bounds one commit: an acknowledgement that never comes fails
 	// the writes of that batch, which their callers retry (default 20s).
 	Timeout time.Duration
+	// MinBatch is the fewest messages written as an atomic batch (default
+	// DefaultMinBatch); fewer are written one at a time. The server stages
+	// each atomic batch in a store of its own, which costs about as much
+	// as storing that many messages one by one (BenchmarkWriterBatchSize).
+	MinBatch int
 }
+
+// DefaultMinBatch is WriterOptions.MinBatch's default.
+const DefaultMinBatch = 24
 
 // Writer is the one write path of one stream. It groups the messages its
 // callers hand it, in the order they arrive, into atomic batches of at
 // most MaxBatch messages, and commits one batch at a time: with fsync on
 // every write (--stream-sync=always) the server stores a whole batch with
 // one fsync. The messages of one Write go into one batch when they fit,
-// and into consecutive batches otherwise, so their order holds.
+// and into consecutive batches otherwise, so their order holds. A group
+// smaller than MinBatch is written one message at a time, pipelined, in
+// order: for so few, that is cheaper than a batch.
 //
 // The server refuses a whole batch when one of its messages is a
 // duplicate (ID) or fails its ExpectNew check: the rare path after a crash
@@ -110,6 +120,9 @@ func NewWriter(js jetstream.JetStream, streamName string, o WriterOptions) *Writ
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 20 * time.Second
+	}
+	if o.MinBatch <= 1 {
+		o.MinBatch = DefaultMinBatch
 	}
 	w := &Writer{
 		js: js, nc: js.Conn(), stream: streamName, opts: o,
@@ -279,21 +292,22 @@ func (w *Writer) commitGroup(group []*pending) {
 }
 
 // commit writes one chunk as an atomic batch, or one message at a time
-// when the chunk is a single message or the stream refused the batch.
+// when the chunk is smaller than MinBatch or the stream refused the batch.
 func (w *Writer) commit(chunk []slot) error {
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.Timeout)
 	defer cancel()
-	if len(chunk) == 1 {
-		return w.oneByOne(ctx, chunk, false)
+	if len(chunk) < w.opts.MinBatch {
+		return w.oneByOne(ctx, chunk)
 	}
 	refused, err := w.atomic(ctx, chunk)
 	if err != nil {
 		return err
 	}
 	if refused != nil {
-		return w.oneByOne(ctx, chunk, true)
+		metrics.StreamFellBack(w.stream)
+		return w.oneByOne(ctx, chunk)
 	}
-	metrics.WroteBatch(w.stream, len(chunk), false)
+	metrics.WroteStream(w.stream, len(chunk), 1)
 	return nil
 }
 
@@ -321,7 +335,7 @@ func (w *Writer) atomic(ctx context.Context, chunk []slot) (*jetstream.APIError,
 			if err := w.nc.PublishMsg(msg); err != nil {
 				return nil, fmt.Errorf("writing a batch to %s: %w", w.stream, err)
 			}
-			if i == len(chunk)/2 && crashArmed(w.stream) {
+			if i == (len(chunk)-1)/2 && crashArmed(w.stream) {
 				_ = w.nc.Flush() // half the batch staged on the server
 				maybeCrash(w.stream)
 			}
@@ -348,7 +362,23 @@ func (w *Writer) atomic(ctx context.Context, chunk []slot) (*jetstream.APIError,
 
 // oneByOne writes chunk one message at a time, each with its own checks,
 // pipelined on the connection (so in order), and records each outcome.
-func (w *Writer) oneByOne(ctx context.Context, chunk []slot, fallback bool) error {
+func (w *Writer) oneByOne(ctx context.Context, chunk []slot) error {
+	if len(chunk) == 1 {
+		// A lone message: a plain request is quicker than the
+		// asynchronous machinery.
+		s := chunk[0]
+		ack, err := w.js.PublishMsg(ctx, w.message(s.p.msgs[s.i]))
+		switch {
+		case err == nil:
+			s.p.results[s.i] = Result{Duplicate: ack.Duplicate}
+		case s.p.msgs[s.i].ExpectNew && subjectNotEmpty(err):
+			s.p.results[s.i] = Result{Exists: true}
+		default:
+			return fmt.Errorf("writing to %s on %s: %w", w.stream, s.p.msgs[s.i].Subject, err)
+		}
+		metrics.WroteStream(w.stream, 1, 1)
+		return nil
+	}
 	futures := make([]jetstream.PubAckFuture, len(chunk))
 	for i, s := range chunk {
 		f, err := w.js.PublishMsgAsync(w.message(s.p.msgs[s.i]))
@@ -373,7 +403,7 @@ func (w *Writer) oneByOne(ctx context.Context, chunk []slot, fallback bool) erro
 			return fmt.Errorf("writing to %s: %w", w.stream, ctx.Err())
 		}
 	}
-	metrics.WroteBatch(w.stream, len(chunk), fallback)
+	metrics.WroteStream(w.stream, len(chunk), len(chunk))
 	return errors.Join(errs...)
 }
 

@@ -118,7 +118,7 @@ func TestWriterSplitsLargeWritesIntoOrderedBatches(t *testing.T) {
 func TestWriterGroupsConcurrentWritesInOrder(t *testing.T) {
 	conn, s := openTest(t)
 	before := batches(EventsStream)
-	const writers, writes, per = 8, 20, 10
+	const writers, writes, per = 8, 20, DefaultMinBatch + 6 // each write alone an atomic batch
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
 	for w := range writers {
@@ -158,14 +158,16 @@ func TestWriterGroupsConcurrentWritesInOrder(t *testing.T) {
 // the writer then writes its messages one by one and reports the
 // duplicate, storing the rest.
 func TestWriterFallsBackOnADuplicateID(t *testing.T) {
-	conn, s := openTest(t)
+	conn, _ := openTest(t)
 	ctx := context.Background()
-	if _, err := s.Events.Write(ctx, events("acme", 0, 3)...); err != nil {
+	w := NewWriter(conn.JS, EventsStream, WriterOptions{MinBatch: 2})
+	defer w.Close()
+	if _, err := w.Write(ctx, events("acme", 0, 3)...); err != nil {
 		t.Fatal(err)
 	}
 	before := fallbacks(EventsStream)
 	batch := append(events("acme", 3, 2), events("acme", 1, 1)[0], events("acme", 5, 2)[0], events("acme", 6, 1)[0])
-	res, err := s.Events.Write(ctx, batch...)
+	res, err := w.Write(ctx, batch...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,16 +194,18 @@ func TestWriterFallsBackOnADuplicateID(t *testing.T) {
 // old firing is reported as existing and the new ones are stored. No time
 // window is involved: the check is on the subject.
 func TestWriterFallsBackOnAnExistingSubject(t *testing.T) {
-	conn, s := openTest(t)
+	conn, _ := openTest(t)
 	ctx := context.Background()
+	w := NewWriter(conn.JS, FiringsStream, WriterOptions{MinBatch: 2})
+	defer w.Close()
 	firing := func(id string) Msg {
 		return Msg{Subject: FiringSubject("acme", id), Data: []byte(id), ExpectNew: true}
 	}
-	if _, err := s.Firings.Write(ctx, firing("a"), firing("b")); err != nil {
+	if _, err := w.Write(ctx, firing("a"), firing("b")); err != nil {
 		t.Fatal(err)
 	}
 	before := fallbacks(FiringsStream)
-	res, err := s.Firings.Write(ctx, firing("c"), firing("b"), firing("d"), firing("a"))
+	res, err := w.Write(ctx, firing("c"), firing("b"), firing("d"), firing("a"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +227,7 @@ func TestWriterFallsBackOnAnExistingSubject(t *testing.T) {
 	}
 	// A batch of firings all new again commits atomically.
 	before = batches(FiringsStream)
-	if _, err := s.Firings.Write(ctx, firing("e"), firing("f")); err != nil {
+	if _, err := w.Write(ctx, firing("e"), firing("f")); err != nil {
 		t.Fatal(err)
 	}
 	if got := batches(FiringsStream) - before; got != 1 {
@@ -253,6 +257,26 @@ func TestWriterWritesBucketKeysInBatches(t *testing.T) {
 	}
 	if string(e.Value()) != "1499" {
 		t.Errorf("key acme.l1499 holds %q", e.Value())
+	}
+}
+
+// Fewer messages than MinBatch are written one at a time: an atomic batch
+// costs the server a store of its own, more than a few single writes.
+func TestWriterWritesSmallGroupsOneByOne(t *testing.T) {
+	conn, s := openTest(t)
+	before := batches(EventsStream)
+	res, err := s.Events.Write(context.Background(), events("acme", 0, 5)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 5 {
+		t.Fatalf("%d results", len(res))
+	}
+	if got := batches(EventsStream) - before; got != 5 {
+		t.Errorf("%d commits for 5 messages, want 5 (one each)", got)
+	}
+	if n := len(readAll(t, conn.JS, EventsStream)); n != 5 {
+		t.Errorf("the stream holds %d messages", n)
 	}
 }
 
@@ -287,6 +311,41 @@ func BenchmarkEventsWriterBatches(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i += 500 {
 		if _, err := s.Events.Write(ctx, events("acme", i, min(500, b.N-i))...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+}
+
+// BenchmarkWriterBatchSize writes events in writes of a given size, each
+// waited for, with fsync on every write: what a batch costs beside the
+// same messages one by one (size 1). A batch has a fixed cost of its own
+// on the server (it stages the batch in a store of its own), so very
+// small batches gain little.
+func BenchmarkWriterBatchSize(b *testing.B) {
+	for _, size := range []int{1, 2, 4, 8, 16, 32, 64, 256, 1000} {
+		for _, mode := range []struct {
+			name     string
+			minBatch int
+		}{{"atomic", 2}, {"one-by-one", MaxAtomicBatch + 1}} {
+			if size == 1 && mode.name == "atomic" {
+				continue
+			}
+			b.Run(fmt.Sprintf("%d/%s", size, mode.name), func(b *testing.B) {
+				conn, _ := openTest(b)
+				w := NewWriter(conn.JS, EventsStream, WriterOptions{MinBatch: mode.minBatch})
+				defer w.Close()
+				benchWrites(b, w, size)
+			})
+		}
+	}
+}
+
+func benchWrites(b *testing.B, w *Writer, size int) {
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += size {
+		if _, err := w.Write(ctx, events("acme", i, min(size, b.N-i))...); err != nil {
 			b.Fatal(err)
 		}
 	}

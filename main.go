@@ -355,7 +355,10 @@ func openStream(ctx context.Context, o options, channels int) (*stream.Conn, *st
 	layout.History = o.historyRetention
 	layout.Deliveries = notify.StateTTL(notify.DefaultSchedule)
 	layout.DispatcherAckWait = notify.AckWait(0, channels)
-	layout.DispatcherMaxAckPending = 4 * max(o.deliveryConcurrency, 1)
+	// Firings whose attempts are made wait for their history and their
+	// acknowledgement without holding a delivery slot: many more than the
+	// slots may be pending.
+	layout.DispatcherMaxAckPending = 16 * max(o.deliveryConcurrency, 1)
 	streams, err := conn.Ensure(ctx, layout)
 	if err != nil {
 		conn.Close()

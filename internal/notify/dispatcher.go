@@ -159,7 +159,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	}
 	// Re-sent firings are handled like any other: the delivery state says
 	// which channels start over.
-	resent, err := resends.Consume(func(msg jetstream.Msg) { d.handle(context.WithoutCancel(ctx), msg) })
+	resent, err := resends.Consume(func(msg jetstream.Msg) { d.handle(context.WithoutCancel(ctx), msg)() })
 	if err != nil {
 		msgs.Stop()
 		return err
@@ -185,27 +185,35 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
-			d.handle(work, msg)
+			defer wg.Done()
+			// The slot is freed once the attempts are made: the wait for
+			// the firing's history (group-committed with that of every
+			// other firing under way) and its acknowledgement do not hold
+			// up the next firing's delivery.
+			finish := d.handle(work, msg)
+			<-sem
+			finish()
 		}()
 	}
 }
 
-// handle makes the due attempts of one firing and acknowledges it, or
-// asks for it again when its next attempt is due.
-func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
+// handle makes the due attempts of one firing and returns finish, which
+// waits for the firing's history records, saves its delivery state when
+// it must, and acknowledges it, or asks for it again when its next attempt
+// is due.
+func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) (finish func()) {
 	f, err := ledger.DecodeFiring(msg.Data())
 	if err != nil {
 		d.Log.Error(err, "Dropping an unreadable firing")
 		_ = msg.Term()
-		return
+		return func() {}
 	}
 	log := d.Log.WithValues("firing", f.ID, "ou", f.OU, "trigger", f.Trigger)
 	state, err := d.states.load(ctx, f.ID)
 	if err != nil {
 		log.Error(err, "Reading the delivery state; retrying")
 		_ = msg.NakWithDelay(time.Second)
-		return
+		return func() {}
 	}
 
 	fresh := len(state.Channels) == 0
@@ -228,6 +236,11 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
 		// firing waits on the retry schedule, then is dead-lettered.
 		next = d.due(ctx, f, def, nil, state.channel(WaitingForTrigger), &records)
 	}
+	return func() { d.finish(ctx, log, msg, f, state, fresh, next, records) }
+}
+
+// finish is the end of handle: the history, the state, the acknowledgement.
+func (d *Dispatcher) finish(ctx context.Context, log logr.Logger, msg jetstream.Msg, f ledger.Firing, state *deliveryState, fresh bool, next time.Time, records []func() error) {
 	for _, wait := range records {
 		if err := wait(); err != nil {
 			log.Error(err, "Recording the history of a firing")

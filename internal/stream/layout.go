@@ -95,7 +95,7 @@ type Layout struct {
 	Deliveries time.Duration
 	// DispatcherAckWait is how long the dispatcher may hold a firing
 	// before the stream offers it again (default 2 minutes), and
-	// DispatcherMaxAckPending how many it may hold (default 256).
+	// DispatcherMaxAckPending how many it may hold (default 1024).
 	DispatcherAckWait       time.Duration
 	DispatcherMaxAckPending int
 }
@@ -108,7 +108,7 @@ var DefaultLayout = Layout{
 	History:                 30 * 24 * time.Hour,
 	Deliveries:              3 * 24 * time.Hour,
 	DispatcherAckWait:       2 * time.Minute,
-	DispatcherMaxAckPending: 256,
+	DispatcherMaxAckPending: 1024,
 }
 
 func (l Layout) withDefaults() Layout {
@@ -224,19 +224,22 @@ func (l Layout) consumers() []struct {
 }
 
 // writerOptions says how each stream's writer batches. Writers with many
-// concurrent callers (REST ingest, the dispatcher's deliveries) linger a
-// millisecond for more; those with one caller that waits for each write
-// (the evaluator's firings and snapshots) do not, since nothing would
-// join them. Either way a write that arrives while a batch is committing
-// joins the next one.
+// concurrent callers linger for more: REST ingest a millisecond (it is on
+// the way from an event to its webhook), the dispatcher's history and
+// delivery states 5 ms (they come after the delivery, and every atomic
+// batch costs the server a store of its own, so fewer, larger ones leave
+// the disk to the rest). Those with one caller that waits for each write
+// (the evaluator's firings and snapshots) do not linger, since nothing
+// would join them. Either way a write that arrives while a batch is
+// committing joins the next one.
 var writerOptions = map[string]WriterOptions{
 	EventsStream:             {Linger: time.Millisecond},
 	RejectedStream:           {},
 	FiringsStream:            {},
-	HistoryStream:            {Linger: time.Millisecond},
+	HistoryStream:            {Linger: 5 * time.Millisecond},
 	ResendsStream:            {},
 	"KV_" + LeadsBucket:      {},
-	"KV_" + DeliveriesBucket: {Linger: time.Millisecond},
+	"KV_" + DeliveriesBucket: {Linger: 5 * time.Millisecond},
 }
 
 // Streams is the ensured layout: the one Writer of every stream and

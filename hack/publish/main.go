@@ -48,7 +48,7 @@ func main() {
 	lead := flag.String("lead", "ld_123", "Lead id.")
 	typ := flag.String("type", "page_view", "Event type.")
 	score := flag.Int64("score", 0, "The lead's score after this event.")
-	batch := flag.Int("batch", 0, fmt.Sprintf("With - (events on standard input): publish them as atomic batches of up to this many events (1..%d), with one summary line per batch. 0 publishes one event at a time, with one line per event.", stream.MaxAtomicBatch))
+	batch := flag.Int("batch", 0, fmt.Sprintf("With - (events on standard input): publish them as atomic batches of up to this many events (1..%d), with one summary line per batch; with fsync on every write, batches of a few hundred are fastest, and under about %d events a batch costs more than the events one by one. 0 publishes one event at a time, with one line per event.", stream.MaxAtomicBatch, stream.DefaultMinBatch))
 	flag.Usage = func() {
 		out := flag.CommandLine.Output()
 		fmt.Fprintf(out, "Usage:\n  %[1]s [flags]                  publish one event built from --id, --lead, --type, --score\n  %[1]s [flags] -                publish the JSON events of standard input, one per line\n  %[1]s [flags] --batch N -      the same, as atomic batches of up to N events\n\nEvents go to leadvibe.events.<ou> with the event id as the message id, so the stream drops a repeat.\n\nFlags:\n", os.Args[0])
@@ -155,8 +155,10 @@ func publishBatches(js jetstream.JetStream, ou string, r io.Reader, out io.Write
 	subject := stream.EventSubject(ou)
 	checkAtomic(js)
 	// One caller that waits for each batch: the writer commits each Write
-	// of up to n events as one atomic batch.
-	w := stream.NewWriter(js, stream.EventsStream, stream.WriterOptions{MaxBatch: n, Timeout: 30 * time.Second})
+	// of up to n events as one atomic batch, however small, since that is
+	// what --batch asks for (the operator's own writers write groups under
+	// stream.DefaultMinBatch one by one, which is cheaper for so few).
+	w := stream.NewWriter(js, stream.EventsStream, stream.WriterOptions{MaxBatch: n, MinBatch: 2, Timeout: 30 * time.Second})
 	defer w.Close()
 
 	var (

@@ -236,33 +236,31 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) (finish func
 		// firing waits on the retry schedule, then is dead-lettered.
 		next = d.due(ctx, f, def, nil, state.channel(WaitingForTrigger), &records)
 	}
-	return func() { d.finish(ctx, log, msg, f, state, fresh, next, records) }
-}
-
-// finish is the end of handle: the history, the state, the acknowledgement.
-func (d *Dispatcher) finish(ctx context.Context, log logr.Logger, msg jetstream.Msg, f ledger.Firing, state *deliveryState, fresh bool, next time.Time, records []func() error) {
-	for _, wait := range records {
-		if err := wait(); err != nil {
-			log.Error(err, "Recording the history of a firing")
+	// The rest waits for the history and the stream, not for a receiver.
+	return func() {
+		for _, wait := range records {
+			if err := wait(); err != nil {
+				log.Error(err, "Recording the history of a firing")
+			}
 		}
-	}
-	// A firing delivered on every channel at its first try needs no state:
-	// once acknowledged it never comes back, and a re-send finds nothing
-	// dead-lettered without one. Not writing it saves a durable write per
-	// firing; a crash before the acknowledgement means one more attempt
-	// with the same webhook-id, as a crash before the write always did.
-	if !(fresh && next.IsZero() && allDelivered(state)) {
-		if err := d.states.save(ctx, f.ID, state); err != nil {
-			log.Error(err, "Saving the delivery state; the firing will be redelivered")
-			_ = msg.NakWithDelay(time.Second)
+		// A firing delivered on every channel at its first try needs no state:
+		// once acknowledged it never comes back, and a re-send finds nothing
+		// dead-lettered without one. Not writing it saves a durable write per
+		// firing; a crash before the acknowledgement means one more attempt
+		// with the same webhook-id, as a crash before the write always did.
+		if !(fresh && next.IsZero() && allDelivered(state)) {
+			if err := d.states.save(ctx, f.ID, state); err != nil {
+				log.Error(err, "Saving the delivery state; the firing will be redelivered")
+				_ = msg.NakWithDelay(time.Second)
+				return
+			}
+		}
+		if next.IsZero() {
+			_ = msg.Ack()
 			return
 		}
+		_ = msg.NakWithDelay(max(time.Until(next), 0))
 	}
-	if next.IsZero() {
-		_ = msg.Ack()
-		return
-	}
-	_ = msg.NakWithDelay(max(time.Until(next), 0))
 }
 
 // WaitingForTrigger is the channel name of the attempts (and delivery

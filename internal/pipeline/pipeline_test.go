@@ -587,7 +587,7 @@ func TestBatchesAreGroupCommitted(t *testing.T) {
 	commits := func(name string) float64 {
 		return testutil.ToFloat64(metrics.StreamBatches.WithLabelValues(name)) + testutil.ToFloat64(metrics.StreamBatchFallbacks.WithLabelValues(name))
 	}
-	firingCommits, leadCommits := commits(stream.FiringsStream), commits("KV_"+stream.LeadsBucket)
+	firingCommits, leadCommits := commits(stream.FiringsStream), commits(stream.BucketStream(stream.LeadsBucket))
 	r := s.start(triggers, s.ledger)
 	r.waitFor(t, leads)
 	r.stop(t) // the final snapshot
@@ -601,7 +601,7 @@ func TestBatchesAreGroupCommitted(t *testing.T) {
 	if got := commits(stream.FiringsStream) - firingCommits; got > float64(leads)/8 {
 		t.Errorf("%v commits of firings for %d firings: firings were not grouped", got, leads)
 	}
-	if got := commits("KV_"+stream.LeadsBucket) - leadCommits; got > float64(leads)/8 {
+	if got := commits(stream.BucketStream(stream.LeadsBucket)) - leadCommits; got > float64(leads)/8 {
 		t.Errorf("%v commits of lead states for %d leads: snapshots were not grouped", got, leads)
 	}
 }

@@ -18,24 +18,23 @@ import (
 // comparison per batch.
 const CrashEnv = "MILESTONE_TRIGGERS_CRASH_IN_BATCH"
 
-// crashPoint is the stream and batch number of CrashEnv, read once.
-var crashPoint = func() struct {
+// crashPoint is the stream and batch number of CrashEnv, read once; a
+// zero value when it is unset or malformed.
+var crashPoint = parseCrashPoint(os.Getenv(CrashEnv))
+
+type crashAt struct {
 	stream string
 	n      int64
-} {
-	name, n, ok := strings.Cut(os.Getenv(CrashEnv), ":")
-	v, err := strconv.ParseInt(n, 10, 64)
-	if !ok || err != nil || v <= 0 {
-		return struct {
-			stream string
-			n      int64
-		}{}
+}
+
+func parseCrashPoint(v string) crashAt {
+	name, n, ok := strings.Cut(v, ":")
+	at, err := strconv.ParseInt(n, 10, 64)
+	if !ok || err != nil || at <= 0 {
+		return crashAt{}
 	}
-	return struct {
-		stream string
-		n      int64
-	}{name, v}
-}()
+	return crashAt{name, at}
+}
 
 var crashBatches atomic.Int64
 

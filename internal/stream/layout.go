@@ -75,6 +75,10 @@ func ResendSubject(ou, firingID string) string { return resendsSubjectPrefix + o
 // KeySubject is the subject a key of a bucket is written on.
 func KeySubject(bucket, key string) string { return "$KV." + bucket + "." + key }
 
+// BucketStream is the stream that holds a bucket: what its writer writes
+// and its stream metrics name.
+func BucketStream(bucket string) string { return "KV_" + bucket }
+
 // Layout holds the settings of the layout; a zero field takes its default.
 type Layout struct {
 	// Events is how long engagement (and rejected) events are kept
@@ -199,14 +203,14 @@ func (l Layout) buckets() []jetstream.KeyValueConfig {
 	}}
 }
 
-func (l Layout) consumers() []struct {
+// consumer is a durable consumer of a stream.
+type consumer struct {
 	stream string
 	cfg    jetstream.ConsumerConfig
-} {
-	return []struct {
-		stream string
-		cfg    jetstream.ConsumerConfig
-	}{{FiringsStream, jetstream.ConsumerConfig{
+}
+
+func (l Layout) consumers() []consumer {
+	return []consumer{{FiringsStream, jetstream.ConsumerConfig{
 		Durable:       DispatcherConsumer,
 		Description:   "Deliveries of every firing",
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -233,13 +237,13 @@ func (l Layout) consumers() []struct {
 // would join them. Either way a write that arrives while a batch is
 // committing joins the next one.
 var writerOptions = map[string]WriterOptions{
-	EventsStream:             {Linger: time.Millisecond},
-	RejectedStream:           {},
-	FiringsStream:            {},
-	HistoryStream:            {Linger: 5 * time.Millisecond},
-	ResendsStream:            {},
-	"KV_" + LeadsBucket:      {},
-	"KV_" + DeliveriesBucket: {Linger: 5 * time.Millisecond},
+	EventsStream:                   {Linger: time.Millisecond},
+	RejectedStream:                 {},
+	FiringsStream:                  {},
+	HistoryStream:                  {Linger: 5 * time.Millisecond},
+	ResendsStream:                  {},
+	BucketStream(LeadsBucket):      {},
+	BucketStream(DeliveriesBucket): {Linger: 5 * time.Millisecond},
 }
 
 // Streams is the ensured layout: the one Writer of every stream and
@@ -276,7 +280,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, l Layout) (*Streams, er
 		}
 		// A bucket is a stream; its configuration is the client's, with
 		// atomic batches allowed on top.
-		s, err := js.Stream(ctx, "KV_"+cfg.Bucket)
+		s, err := js.Stream(ctx, BucketStream(cfg.Bucket))
 		if err != nil {
 			return nil, fmt.Errorf("reading bucket %s: %w", cfg.Bucket, err)
 		}
@@ -301,7 +305,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, l Layout) (*Streams, er
 		JS:     js,
 		Events: w(EventsStream), Rejected: w(RejectedStream), Firings: w(FiringsStream),
 		History: w(HistoryStream), Resends: w(ResendsStream),
-		Leads: w("KV_" + LeadsBucket), Deliveries: w("KV_" + DeliveriesBucket),
+		Leads: w(BucketStream(LeadsBucket)), Deliveries: w(BucketStream(DeliveriesBucket)),
 		LeadsKV: kvs[LeadsBucket], DeliveriesKV: kvs[DeliveriesBucket],
 	}, nil
 }

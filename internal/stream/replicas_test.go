@@ -101,7 +101,7 @@ func TestReplicasApplyToEveryAsset(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	defer streams.Close()
-	for _, name := range []string{EventsStream, FiringsStream, HistoryStream, "KV_" + LeadsBucket, "KV_" + DeliveriesBucket} {
+	for _, name := range []string{EventsStream, FiringsStream, HistoryStream, BucketStream(LeadsBucket), BucketStream(DeliveriesBucket)} {
 		st, err := conn.JS.Stream(ctx, name)
 		if err != nil {
 			t.Fatal(err)

@@ -135,9 +135,6 @@ func NewWriter(js jetstream.JetStream, streamName string, o WriterOptions) *Writ
 	return w
 }
 
-// Stream is the name of the stream the writer writes.
-func (w *Writer) Stream() string { return w.stream }
-
 // Write stores msgs and returns a Result per message, in order. An error
 // means some of them may not be stored: the caller writes them all again
 // (every write of the operator is idempotent through ID or ExpectNew).
@@ -203,46 +200,48 @@ func (w *Writer) run() {
 				return
 			}
 		}
-		group := []*pending{first}
-		n := len(first.msgs)
-		carry = w.gather(&group, &n)
+		var group []*pending
+		group, carry = w.gather(first)
 		w.commitGroup(group)
 	}
 }
 
-// gather adds to group the writes already queued, then those arriving
-// within the linger, until the group holds MaxBatch messages. It returns
-// a write that would overflow the group, for the next one.
-func (w *Writer) gather(group *[]*pending, n *int) *pending {
+// gather groups first with the writes already queued, then those arriving
+// within the linger, up to MaxBatch messages. It also returns a write that
+// would overflow the group, for the next one.
+func (w *Writer) gather(first *pending) (group []*pending, carry *pending) {
+	group = []*pending{first}
+	n := len(first.msgs)
 	var linger <-chan time.Time
 	if w.opts.Linger > 0 {
 		t := time.NewTimer(w.opts.Linger)
 		defer t.Stop()
 		linger = t.C
 	}
-	for *n < w.opts.MaxBatch {
+	for n < w.opts.MaxBatch {
 		var p *pending
-		select {
-		case p = <-w.queue:
-		default:
-			if linger == nil {
-				return nil
+		if linger == nil {
+			select {
+			case p = <-w.queue:
+			default:
+				return group, nil
 			}
+		} else {
 			select {
 			case p = <-w.queue:
 			case <-linger:
-				return nil
+				return group, nil
 			case <-w.quit:
-				return nil
+				return group, nil
 			}
 		}
-		if *n+len(p.msgs) > w.opts.MaxBatch {
-			return p
+		if n+len(p.msgs) > w.opts.MaxBatch {
+			return group, p
 		}
-		*group = append(*group, p)
-		*n += len(p.msgs)
+		group = append(group, p)
+		n += len(p.msgs)
 	}
-	return nil
+	return group, nil
 }
 
 func (w *Writer) failQueued() {
@@ -313,11 +312,9 @@ func (w *Writer) commit(chunk []slot) error {
 
 // batchAck is the server's answer to a batch's commit.
 type batchAck struct {
-	Stream string              `json:"stream"`
-	Seq    uint64              `json:"seq"`
-	Batch  string              `json:"batch"`
-	Count  int                 `json:"count"`
-	Error  *jetstream.APIError `json:"error,omitempty"`
+	Batch string              `json:"batch"`
+	Count int                 `json:"count"`
+	Error *jetstream.APIError `json:"error,omitempty"`
 }
 
 // atomic publishes chunk as one atomic batch. It returns the server's
@@ -368,16 +365,8 @@ func (w *Writer) oneByOne(ctx context.Context, chunk []slot) error {
 		// asynchronous machinery.
 		s := chunk[0]
 		ack, err := w.js.PublishMsg(ctx, w.message(s.p.msgs[s.i]))
-		switch {
-		case err == nil:
-			s.p.results[s.i] = Result{Duplicate: ack.Duplicate}
-		case s.p.msgs[s.i].ExpectNew && subjectNotEmpty(err):
-			s.p.results[s.i] = Result{Exists: true}
-		default:
-			return fmt.Errorf("writing to %s on %s: %w", w.stream, s.p.msgs[s.i].Subject, err)
-		}
 		metrics.WroteStream(w.stream, 1, 1)
-		return nil
+		return w.record(s, ack, err)
 	}
 	futures := make([]jetstream.PubAckFuture, len(chunk))
 	for i, s := range chunk {
@@ -389,22 +378,33 @@ func (w *Writer) oneByOne(ctx context.Context, chunk []slot) error {
 	}
 	var errs []error
 	for i, f := range futures {
-		s := chunk[i]
 		select {
 		case ack := <-f.Ok():
-			s.p.results[s.i] = Result{Duplicate: ack.Duplicate}
+			errs = append(errs, w.record(chunk[i], ack, nil))
 		case err := <-f.Err():
-			if s.p.msgs[s.i].ExpectNew && subjectNotEmpty(err) {
-				s.p.results[s.i] = Result{Exists: true}
-				continue
-			}
-			errs = append(errs, fmt.Errorf("writing to %s on %s: %w", w.stream, s.p.msgs[s.i].Subject, err))
+			errs = append(errs, w.record(chunk[i], nil, err))
 		case <-ctx.Done():
 			return fmt.Errorf("writing to %s: %w", w.stream, ctx.Err())
 		}
 	}
 	metrics.WroteStream(w.stream, len(chunk), len(chunk))
 	return errors.Join(errs...)
+}
+
+// record sets the Result of one message written on its own: stored (a
+// duplicate or not), or already there when it had to be new. Any other
+// failure is returned.
+func (w *Writer) record(s slot, ack *jetstream.PubAck, err error) error {
+	m := s.p.msgs[s.i]
+	switch {
+	case err == nil:
+		s.p.results[s.i] = Result{Duplicate: ack.Duplicate}
+	case m.ExpectNew && subjectNotEmpty(err):
+		s.p.results[s.i] = Result{Exists: true}
+	default:
+		return fmt.Errorf("writing to %s on %s: %w", w.stream, m.Subject, err)
+	}
+	return nil
 }
 
 // message builds the NATS message of m with its checks.

@@ -244,11 +244,11 @@ func TestWriterWritesBucketKeysInBatches(t *testing.T) {
 	for i := range 1500 {
 		msgs = append(msgs, Msg{Subject: KeySubject(LeadsBucket, fmt.Sprintf("acme.l%d", i)), Data: []byte(strconv.Itoa(i))})
 	}
-	before := batches("KV_" + LeadsBucket)
+	before := batches(BucketStream(LeadsBucket))
 	if _, err := s.Leads.Write(ctx, msgs...); err != nil {
 		t.Fatal(err)
 	}
-	if got := batches("KV_"+LeadsBucket) - before; got != 2 {
+	if got := batches(BucketStream(LeadsBucket)) - before; got != 2 {
 		t.Errorf("%d batches for 1500 keys, want 2", got)
 	}
 	e, err := s.LeadsKV.Get(ctx, "acme.l1499")

@@ -280,9 +280,7 @@ var _ = Describe("Faults", Ordered, func() {
 				g.Expect(got[i].reason).NotTo(BeEmpty())
 			}
 		}).Should(Succeed())
-		for _, t := range triggers {
-			Eventually(func() (string, error) { return firedCount(ou, t.ID) }).Should(Equal(strconv.Itoa(perTrigger[t.ID])), "status.firedCount of %s", t.ID)
-		}
+		expectFiredCounts(ou, triggers, perTrigger)
 	})
 
 	// The crash-point specs start the operator with
@@ -361,9 +359,7 @@ var _ = Describe("Faults", Ordered, func() {
 		batches, _ = operatorMetric("milestone_triggers_stream_batches_total", `stream="LEADVIBE_FIRINGS"`)
 		written, _ = operatorMetric("milestone_triggers_stream_batch_messages_total", `stream="LEADVIBE_FIRINGS"`)
 		fallbacks, _ = operatorMetric("milestone_triggers_stream_batch_fallbacks_total", `stream="LEADVIBE_FIRINGS"`)
-		for _, t := range triggers {
-			Eventually(func() (string, error) { return firedCount(ou, t.ID) }).Should(Equal(strconv.Itoa(perTrigger[t.ID])), "status.firedCount of %s", t.ID)
-		}
+		expectFiredCounts(ou, triggers, perTrigger)
 	})
 
 	It("evaluates from the right lead states when the operator kills itself half-way through a snapshot of thousands of leads", func() {
@@ -538,10 +534,7 @@ var _ = Describe("Faults", Ordered, func() {
 			Expect(o.api.mustPostEvents(r).Accepted).To(Equal(len(r)))
 		}
 		rep = waitDelivered(ou, wantAll, o.api)
-		for _, t := range triggers {
-			n := crossingsPerTrigger(wantAll)[t.ID]
-			Eventually(func() (string, error) { return firedCount(ou, t.ID) }).Should(Equal(strconv.Itoa(n)), "status.firedCount of %s", t.ID)
-		}
+		expectFiredCounts(ou, triggers, crossingsPerTrigger(wantAll))
 	})
 
 	It("gives each event of a POST /events request cut off by the operator killing itself once, when the request is sent again", func() {
@@ -613,10 +606,7 @@ var _ = Describe("Faults", Ordered, func() {
 		Expect(stored).To(BeEquivalentTo(len(events)), "each event is in the stream once")
 
 		rep = waitDelivered(ou, want, o.api)
-		for _, t := range triggers {
-			n := crossingsPerTrigger(want)[t.ID]
-			Eventually(func() (string, error) { return firedCount(ou, t.ID) }).Should(Equal(strconv.Itoa(n)), "status.firedCount of %s", t.ID)
-		}
+		expectFiredCounts(ou, triggers, crossingsPerTrigger(want))
 	})
 })
 
@@ -927,6 +917,15 @@ func applyRefTriggers(ou string, triggers []refTrigger) {
 	GinkgoHelper()
 	for _, t := range triggers {
 		apply(ou, trigger{Name: t.ID, EventType: t.EventType, Threshold: t.Threshold, Webhook: true})
+	}
+}
+
+// expectFiredCounts waits until each trigger's status.firedCount is its
+// count in want.
+func expectFiredCounts(ou string, triggers []refTrigger, want map[string]int) {
+	GinkgoHelper()
+	for _, t := range triggers {
+		Eventually(func() (string, error) { return firedCount(ou, t.ID) }).Should(Equal(strconv.Itoa(want[t.ID])), "status.firedCount of %s", t.ID)
 	}
 }
 

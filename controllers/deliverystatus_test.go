@@ -1,7 +1,10 @@
 package controllers
 
 import (
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -10,7 +13,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp/safehttptest"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/webhook"
+	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
 var _ = Describe("Delivery health in status", func() {
@@ -73,5 +81,43 @@ var _ = Describe("Delivery health in status", func() {
 			g.Expect(delivering.Reason).To(Equal(triggersv1alpha1.ReasonDelivered))
 			g.Expect(meta.IsStatusConditionTrue(mt.Status.Conditions, triggersv1alpha1.ReadyCondition)).To(BeTrue())
 		}).WithTimeout(10 * time.Second).Should(Succeed())
+	})
+
+	It("shows the operator's reason for a hostile receiver's answer, never the answer", func() {
+		const marker = "MARKER-controllers-91e2-RECEIVER"
+		rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("X-Upstream", marker)
+			w.Header().Set("Retry-After", "7")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(marker + " from 10.0.0.7"))
+		}))
+		DeferCleanup(rcv.Close)
+
+		ns := newNamespace()
+		mt := validTrigger(ns, "hostile")
+		Expect(k8sClient.Create(suiteCtx, mt)).To(Succeed())
+		expectReady(keyOf(mt), metav1.ConditionTrue, triggersv1alpha1.ReasonAccepted)
+
+		// One attempt as the dispatcher makes and reports it, through the
+		// real webhook notifier and a real receiver.
+		n := webhook.New(safehttp.NewClient(safehttptest.Policy(), 5*time.Second))
+		def := triggerset.Definition{Key: keyOf(mt), Destinations: triggerset.Destinations{Webhook: triggerset.NewCredential(rcv.URL + "/hook")}}
+		err := n.Send(suiteCtx, notify.Delivery{Firing: ledger.Firing{ID: "mtf_hostile", OU: ns, Trigger: mt.Name}, Trigger: def, Attempt: 1, Now: time.Now()})
+		Expect(err).To(HaveOccurred())
+		Expect(notify.Detail(err)).To(ContainSubstring(marker), "the operator's logs may keep the excerpt")
+		deliveryStatus.Record(notify.Attempt{FiringID: "mtf_hostile", OU: ns, Trigger: mt.Name, Channel: notify.ChannelWebhook,
+			Error: err.Error(), StatusCode: notify.StatusCode(err), Outcome: notify.OutcomePending, At: time.Now()})
+
+		const want = "the receiver answered 503 Service Unavailable with Retry-After 7s"
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(suiteCtx, keyOf(mt), mt)).To(Succeed())
+			g.Expect(mt.Status.Deliveries).To(ConsistOf(HaveField("LastError", want)))
+			delivering := meta.FindStatusCondition(mt.Status.Conditions, triggersv1alpha1.DeliveringCondition)
+			g.Expect(delivering).NotTo(BeNil())
+			g.Expect(delivering.Message).To(ContainSubstring("last error: " + want))
+		}).WithTimeout(10 * time.Second).Should(Succeed())
+		status, err := json.Marshal(mt.Status)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(status)).NotTo(SatisfyAny(ContainSubstring(marker), ContainSubstring("10.0.0.7")))
 	})
 })

@@ -56,9 +56,17 @@ type Notifier interface {
 	Destination(t triggerset.Definition) string
 }
 
-// Error is a failed attempt, classified.
+// Error is a failed attempt, classified. Its message is what tenants read
+// (status.deliveries[].lastError, the Delivering condition, history,
+// simulate's test sends): a fixed reason written by the operator, with the
+// status code and any Retry-After, never the receiver's body, headers or
+// raw transport error text, which may quote them or name internal
+// addresses. That text may go to Detail, for the operator's logs.
 type Error struct {
-	// Err says what happened, without credentials.
+	// Err says what happened, in the operator's words and without
+	// credentials; its message is Error's. It may wrap the cause (so that
+	// errors.Is sees context.DeadlineExceeded), as long as its own message
+	// does not repeat the cause's.
 	Err error
 	// Permanent failures are not retried: a 4xx other than 408 and 429, a
 	// refused target, a malformed destination.
@@ -67,9 +75,16 @@ type Error struct {
 	RetryAfter time.Duration
 	// StatusCode is the HTTP status or SMTP reply code, when there was one.
 	StatusCode int
+	// Detail is for the operator's logs only, at debug verbosity: a short,
+	// redacted excerpt of the receiver's answer or of the transport error.
+	// Error never includes it, and nothing a tenant can read may carry it.
+	Detail string
 }
 
+// Error returns the operator's reason, never Detail.
 func (e *Error) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Permanent wraps err as a failure that must not be retried.
@@ -95,6 +110,15 @@ func RetryAfter(err error) time.Duration {
 		return e.RetryAfter
 	}
 	return 0
+}
+
+// Detail returns the log-only detail of a failed attempt, or "".
+func Detail(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Detail
+	}
+	return ""
 }
 
 // StatusCode returns the attempt's HTTP status or SMTP code, or 0.

@@ -6,9 +6,12 @@ package simulate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/evaluator"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
@@ -173,7 +176,24 @@ type TestNotification struct {
 	// Outcome is "delivered" or "failed".
 	Outcome    string `json:"outcome"`
 	StatusCode int    `json:"status_code,omitempty"`
-	Error      string `json:"error,omitempty"`
+	// Error is the operator's reason for a failure, with the status code
+	// and any Retry-After, as delivery status and history carry it: never
+	// the receiver's body or headers.
+	Error string `json:"error,omitempty"`
+}
+
+// unclassified is the reason of a failed test notification whose error
+// is not a *notify.Error, whose message cannot be vouched for.
+const unclassified = "the notification failed"
+
+// reason is what a caller may read of a test notification's failure: the
+// message of a *notify.Error, which the channels write in fixed words.
+func reason(err error) string {
+	var e *notify.Error
+	if errors.As(err, &e) {
+		return e.Error()
+	}
+	return unclassified
 }
 
 // sendTests sends f on every configured channel at once, as a test: with
@@ -200,7 +220,9 @@ func sendTests(ctx context.Context, cfg Config, def triggerset.Definition, f led
 			err := n.Send(sendCtx, notify.Delivery{Firing: f, Trigger: def, Attempt: 1, Now: now, Test: true})
 			t := TestNotification{Channel: n.Channel(), Destination: n.Destination(def), Outcome: "delivered"}
 			if err != nil {
-				t.Outcome, t.StatusCode, t.Error = "failed", notify.StatusCode(err), err.Error()
+				t.Outcome, t.StatusCode, t.Error = "failed", notify.StatusCode(err), reason(err)
+				log.FromContext(ctx).V(1).Info("Test notification failed", "trigger", def.Key, "channel", t.Channel,
+					"error", t.Error, "detail", notify.Detail(err))
 			}
 			mu.Lock()
 			out = append(out, t)

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp/safehttptest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/slack"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/teams"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/webhook"
@@ -86,7 +88,7 @@ func event(typ string, score int64) stream.Event {
 }
 
 func notifiers() []notify.Notifier {
-	client := safehttp.NewClient(safehttp.DefaultDeny, 5*time.Second)
+	client := safehttp.NewClient(safehttptest.Policy(), 5*time.Second)
 	return []notify.Notifier{webhook.New(client), slack.New(client), teams.New(client)}
 }
 
@@ -260,6 +262,71 @@ func TestRunSendsTestNotificationsOnlyWhenAsked(t *testing.T) {
 		t.Errorf("test webhook-id %q must differ from the real firing's %q", id, real)
 	}
 	verifySignature(t, flatten(r.Header), hook.bodies[0])
+}
+
+// TestTestSendsNeverEchoReceivers sends test notifications to a webhook
+// receiver whose answer holds a marker in its body and headers, a Slack
+// receiver on 127.0.0.2 (loopback, outside the allow list) and a Teams
+// URL on the metadata address: the answer, as the REST API returns it,
+// carries the status code and the operator's reasons only.
+func TestTestSendsNeverEchoReceivers(t *testing.T) {
+	const marker = "MARKER-b41c7e-INTERNAL-ANSWER"
+	hostile := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Internal", marker)
+		w.Header().Set("Retry-After", "30")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"message":"`+marker+`","node":"10.0.0.7"}`)
+	}))
+	defer hostile.Close()
+	l, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("cannot listen on 127.0.0.2: %v", err)
+	}
+	other := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		t.Error("the receiver on 127.0.0.2 was reached")
+		io.WriteString(w, marker)
+	}))
+	other.Listener.Close()
+	other.Listener = l
+	other.Start()
+	defer other.Close()
+
+	def := definition(hostile.URL+"/hook", other.URL+"/slack", "http://169.254.169.254/latest/meta-data/", true, "")
+	res, err := Run(context.Background(), Config{Notifiers: notifiers()}, def, Request{Event: event("x", 85), SendTestNotifications: true}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]TestNotification{
+		"webhook": {Channel: "webhook", Outcome: "failed", StatusCode: 503, Error: "the receiver answered 503 Service Unavailable with Retry-After 30s"},
+		"slack":   {Channel: "slack", Outcome: "failed", Error: safehttp.DeniedReason},
+		"teams":   {Channel: "teams", Outcome: "failed", Error: safehttp.DeniedReason},
+	}
+	if len(res.TestNotifications) != len(want) {
+		t.Fatalf("test notifications %+v, want %d", res.TestNotifications, len(want))
+	}
+	for _, got := range res.TestNotifications {
+		w := want[got.Channel]
+		w.Destination = got.Destination
+		if got != w {
+			t.Errorf("%s: %+v, want %+v", got.Channel, got, w)
+		}
+	}
+	answer, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leak := range []string{marker, "10.0.0.7", "169.254.169.254/latest"} {
+		if strings.Contains(string(answer), leak) {
+			t.Errorf("the answer holds %q: %s", leak, answer)
+		}
+	}
+	for _, got := range res.TestNotifications {
+		// The destination is the tenant's own URL, redacted; the error
+		// names no address.
+		if strings.Contains(got.Error, "127.0.0") || strings.Contains(got.Error, "169.254") {
+			t.Errorf("%s: error %q names the target's address", got.Channel, got.Error)
+		}
+	}
 }
 
 // verifySignature checks a Standard Webhooks signature with the signing

@@ -14,7 +14,9 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
 )
 
-// maxReplyText bounds how much of a relay's reply an error repeats.
+// maxReplyText bounds how much of a relay's reply an error's Detail
+// keeps, for the operator's logs. The error's message never repeats the
+// reply: it says which step failed and the reply's code.
 const maxReplyText = 200
 
 // Send makes one attempt to deliver d by email: one SMTP transaction with
@@ -38,22 +40,25 @@ func (n *Notifier) Send(ctx context.Context, d notify.Delivery) error {
 
 // send delivers msg over a new connection to the relay.
 func (n *Notifier) send(ctx context.Context, msg Message) error {
+	s := session{n: n, ctx: ctx}
+	if deadline, ok := ctx.Deadline(); ok {
+		s.budget = max(time.Until(deadline), 0)
+	}
 	var dialer net.Dialer
 	conn, err := dialer.DialContext(ctx, "tcp", n.cfg.Addr)
 	if err != nil {
-		return &notify.Error{Err: fmt.Errorf("connecting to the SMTP relay %s: %w", n.cfg.Addr, err)}
+		return s.fail("connect", err)
 	}
 	if deadline, ok := ctx.Deadline(); ok {
 		if err := conn.SetDeadline(deadline); err != nil {
 			_ = conn.Close()
-			return &notify.Error{Err: fmt.Errorf("connecting to the SMTP relay %s: %w", n.cfg.Addr, err)}
+			return s.fail("connect", err)
 		}
 	}
 	// Cancelling the context unblocks any read or write in progress.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	s := session{n: n, ctx: ctx}
 	c, err := smtp.NewClient(conn, n.host)
 	if err != nil {
 		_ = conn.Close()
@@ -67,6 +72,9 @@ func (n *Notifier) send(ctx context.Context, msg Message) error {
 type session struct {
 	n   *Notifier
 	ctx context.Context
+	// budget is the attempt's time allowance, for the reason of a
+	// timeout; 0 when unknown.
+	budget time.Duration
 }
 
 func (s session) run(c *smtp.Client, msg Message) error {
@@ -79,7 +87,7 @@ func (s session) run(c *smtp.Client, msg Message) error {
 	}
 	if n.cfg.Username != "" {
 		if ok, _ := c.Extension("AUTH"); !ok {
-			return s.fail("AUTH", errors.New("the relay does not offer AUTH"))
+			return s.refuse("AUTH", "the relay does not offer AUTH")
 		}
 		auth := smtp.PlainAuth("", n.cfg.Username, n.cfg.Password, n.host)
 		if err := c.Auth(auth); err != nil {
@@ -92,7 +100,8 @@ func (s session) run(c *smtp.Client, msg Message) error {
 
 	var (
 		accepted int
-		refused  []string
+		refused  []string // for the message: address and code
+		replies  []string // for Detail: address and the relay's reply
 		code     int
 	)
 	for _, to := range msg.To {
@@ -103,7 +112,8 @@ func (s session) run(c *smtp.Client, msg Message) error {
 		}
 		var reply *textproto.Error
 		if errors.As(err, &reply) && reply.Code >= 500 {
-			refused = append(refused, fmt.Sprintf("%s (%s)", to, replyText(reply)))
+			refused = append(refused, fmt.Sprintf("%s (%d)", to, reply.Code))
+			replies = append(replies, fmt.Sprintf("%s: %s", to, replyText(reply)))
 			if code == 0 {
 				code = reply.Code
 			}
@@ -117,9 +127,10 @@ func (s session) run(c *smtp.Client, msg Message) error {
 	if accepted == 0 {
 		_ = c.Quit()
 		return &notify.Error{
-			Err:        fmt.Errorf("the SMTP relay %s refused every recipient: %s", n.cfg.Addr, strings.Join(refused, "; ")),
+			Err:        fmt.Errorf("the SMTP relay refused every recipient: %s", strings.Join(refused, ", ")),
 			Permanent:  true,
 			StatusCode: code,
+			Detail:     s.detail(strings.Join(replies, "; ")),
 		}
 	}
 
@@ -139,10 +150,11 @@ func (s session) run(c *smtp.Client, msg Message) error {
 
 	if len(refused) > 0 {
 		return &notify.Error{
-			Err: fmt.Errorf("the SMTP relay %s delivered to %d of %d recipients and refused %s",
-				n.cfg.Addr, accepted, len(msg.To), strings.Join(refused, "; ")),
+			Err: fmt.Errorf("the SMTP relay delivered to %d of %d recipients and refused %s",
+				accepted, len(msg.To), strings.Join(refused, ", ")),
 			Permanent:  true,
 			StatusCode: code,
+			Detail:     s.detail(strings.Join(replies, "; ")),
 		}
 	}
 	return nil
@@ -156,7 +168,7 @@ func (s session) startTLS(c *smtp.Client) error {
 	}
 	if ok, _ := c.Extension("STARTTLS"); !ok {
 		if n.cfg.StartTLS == StartTLSAlways {
-			return s.fail("STARTTLS", errors.New("the relay does not offer STARTTLS, which is required"))
+			return s.refuse("STARTTLS", "the relay does not offer STARTTLS, which is required")
 		}
 		return nil
 	}
@@ -175,15 +187,17 @@ func (s session) startTLS(c *smtp.Client) error {
 
 // fail classifies the failure of step: an SMTP reply by its code (4xx
 // retryable, 5xx permanent), anything else (network errors, timeouts, TLS
-// failures, a relay lacking an extension) retryable.
+// failures) retryable. The message names the step and the reply's code or
+// a fixed reason for a transport failure; the reply's text and the
+// transport error's go to Detail only.
 func (s session) fail(step string, err error) error {
-	addr := s.n.cfg.Addr
 	var reply *textproto.Error
 	if errors.As(err, &reply) {
 		return &notify.Error{
-			Err:        fmt.Errorf("SMTP relay %s: %s: %s", addr, step, replyText(reply)),
+			Err:        fmt.Errorf("the SMTP relay answered %d to %s", reply.Code, step),
 			Permanent:  reply.Code >= 500 && reply.Code < 600,
 			StatusCode: reply.Code,
+			Detail:     s.detail(step + ": " + replyText(reply)),
 		}
 	}
 	ctxErr := s.ctx.Err()
@@ -192,10 +206,30 @@ func (s session) fail(step string, err error) error {
 		// before the context noticed.
 		ctxErr = context.DeadlineExceeded
 	}
+	cause := err
 	if ctxErr != nil {
-		err = fmt.Errorf("%w (%w)", ctxErr, err)
+		cause = fmt.Errorf("%w (%w)", ctxErr, err)
 	}
-	return &notify.Error{Err: fmt.Errorf("SMTP relay %s: %s: %w", addr, step, err)}
+	reason := fmt.Sprintf("the SMTP relay failed at %s: %s", step, notify.TransportReason(cause, s.budget))
+	if step == "connect" {
+		reason = "connecting to the SMTP relay failed: " + notify.TransportReason(cause, s.budget)
+	}
+	return &notify.Error{
+		Err:    notify.Because(reason, cause),
+		Detail: s.detail(step + ": " + truncate(cleanLine(err.Error()), maxReplyText)),
+	}
+}
+
+// refuse is the failure of step for a reason of the operator's own, such
+// as a missing extension the configuration requires: retryable, since the
+// relay may be reconfigured.
+func (s session) refuse(step, reason string) error {
+	return &notify.Error{Err: fmt.Errorf("the SMTP relay failed at %s: %s", step, reason)}
+}
+
+// detail is text for an error's Detail: prefixed with the relay's address.
+func (s session) detail(text string) string {
+	return "SMTP relay " + s.n.cfg.Addr + ": " + text
 }
 
 // replyText returns the relay's reply, bounded and on one line.

@@ -473,18 +473,19 @@ func TestClassification(t *testing.T) {
 		status    int
 		delivered []string // recipients the relay got the message for
 		mention   string   // the error names it
+		detail    string   // the relay's words: in Detail, never in the error
 	}{
 		{
 			name:   "451 to MAIL",
 			relay:  &relay{mailErr: smtpErr(451, "try again later")},
 			emails: []string{"a@example.com"},
-			status: 451, mention: "try again later",
+			status: 451, mention: "the SMTP relay answered 451 to MAIL FROM", detail: "try again later",
 		},
 		{
 			name:   "451 to one RCPT aborts the transaction",
 			relay:  &relay{rcptErr: map[string]error{"b@example.com": smtpErr(451, "greylisted")}},
 			emails: []string{"a@example.com", "b@example.com"},
-			status: 451, mention: "b@example.com",
+			status: 451, mention: "the SMTP relay answered 451 to RCPT TO b@example.com", detail: "greylisted",
 		},
 		{
 			name:      "550 to one RCPT: the others get it, the refusal is reported",
@@ -492,25 +493,27 @@ func TestClassification(t *testing.T) {
 			emails:    []string{"a@example.com", "b@example.com", "c@example.com"},
 			permanent: true, status: 550,
 			delivered: []string{"a@example.com", "c@example.com"},
-			mention:   "refused b@example.com (550 ",
+			mention:   "the SMTP relay delivered to 2 of 3 recipients and refused b@example.com (550)",
+			detail:    "no such user",
 		},
 		{
 			name:      "550 to every RCPT",
 			relay:     &relay{rcptErr: map[string]error{"a@example.com": smtpErr(550, "no such user")}},
 			emails:    []string{"a@example.com"},
-			permanent: true, status: 550, mention: "a@example.com",
+			permanent: true, status: 550, mention: "the SMTP relay refused every recipient: a@example.com (550)",
+			detail: "no such user",
 		},
 		{
 			name:      "554 to DATA",
 			relay:     &relay{dataErr: smtpErr(554, "rejected as spam")},
 			emails:    []string{"a@example.com"},
-			permanent: true, status: 554, mention: "rejected as spam",
+			permanent: true, status: 554, mention: "the SMTP relay answered 554 to DATA", detail: "rejected as spam",
 		},
 		{
 			name:   "452 to DATA",
 			relay:  &relay{dataErr: smtpErr(452, "mailbox full")},
 			emails: []string{"a@example.com"},
-			status: 452,
+			status: 452, mention: "the SMTP relay answered 452 to DATA", detail: "mailbox full",
 		},
 	}
 	for _, tt := range tests {
@@ -529,6 +532,12 @@ func TestClassification(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.mention) {
 				t.Errorf("error %q does not mention %q", err, tt.mention)
+			}
+			if strings.Contains(err.Error(), tt.detail) || strings.Contains(err.Error(), addr) {
+				t.Errorf("error %q repeats the relay's reply or address", err)
+			}
+			if !strings.Contains(notify.Detail(err), tt.detail) {
+				t.Errorf("detail %q, want the relay's reply %q for the logs", notify.Detail(err), tt.detail)
 			}
 			var got []string
 			for _, m := range tt.relay.received() {
@@ -552,6 +561,9 @@ func TestRelayDown(t *testing.T) {
 	err = send(t, n, testFiring(), testDefinition("a@example.com"), false)
 	if err == nil || !notify.IsRetryable(err) || notify.StatusCode(err) != 0 {
 		t.Fatalf("Send = %v, want a retryable error without status", err)
+	}
+	if want := "connecting to the SMTP relay failed: connection refused"; err.Error() != want {
+		t.Fatalf("Send = %q, want %q", err, want)
 	}
 }
 
@@ -584,6 +596,9 @@ func TestRelayHangsUntilDeadline(t *testing.T) {
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error %v does not wrap the deadline", err)
+	}
+	if want := "the SMTP relay failed at greeting: timed out after 200ms"; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
 	}
 }
 

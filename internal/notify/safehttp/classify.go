@@ -12,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
-	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
 // Limits of response handling.
@@ -22,39 +21,61 @@ const (
 	MaxBodyRead = 64 << 10
 	// MaxRetryAfter caps the delay a receiver may ask for.
 	MaxRetryAfter = 24 * time.Hour
-	// maxSnippet bounds the part of a failed response's body quoted in
-	// the error.
+	// maxSnippet bounds the part of a failed response's body kept in the
+	// error's Detail, for the operator's logs.
 	maxSnippet = 200
 )
+
+// DeniedReason is the message of an attempt refused because its target's
+// address is denied: it names neither the address nor the range, which
+// would tell a tenant what its host name resolves to inside the cluster.
+const DeniedReason = "the target address is not allowed (--webhook-deny-cidrs)"
 
 // Classify turns the outcome of one request into what a Notifier's Send
 // returns: nil for a 2xx response; a retryable *notify.Error for 408, 429
 // and 5xx (with the receiver's Retry-After), for timeouts and for
 // connection errors; a permanent one for any other status, 3xx included,
 // and for a refused target (ErrDenied). It drains and closes the body of
-// resp, reading at most MaxBodyRead bytes. No error it returns contains the
-// path, query or user info of the request's URL.
+// resp, reading at most MaxBodyRead bytes.
+//
+// The error's message is a fixed reason written here, with the status
+// code and any Retry-After: never the receiver's body or headers, nor the
+// transport error's text, which can hold resolved addresses. A redacted
+// excerpt of either goes to the error's Detail, for the operator's logs.
+// Nothing it returns contains the path, query or user info of the
+// request's URL.
 func Classify(resp *http.Response, err error) error {
+	return classify(resp, err, 0)
+}
+
+// classify is Classify with the attempt's time allowance, for the reason
+// of a timeout (0 when it is not known).
+func classify(resp *http.Response, err error, budget time.Duration) error {
 	if err != nil {
 		if resp != nil && resp.Body != nil {
 			drain(resp.Body)
 		}
-		return classifyError(err)
+		return classifyError(err, budget)
 	}
 	if resp == nil {
-		return &notify.Error{Err: errors.New("no response")}
+		return &notify.Error{Err: errors.New("the receiver sent no response")}
 	}
 	return classifyResponse(resp)
 }
 
-// classifyError classifies a transport error, redacting the URL that
-// *url.Error puts in its message.
-func classifyError(err error) error {
-	err = redactError(err)
-	if errors.Is(err, ErrDenied) {
-		return &notify.Error{Err: err, Permanent: true}
+// classifyError classifies a transport error, keeping its text, with the
+// URL that *url.Error puts in it redacted, for Detail only.
+func classifyError(err error, budget time.Duration) error {
+	detail := redactError(err).Error()
+	cause := err
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		cause = ue.Err
 	}
-	return &notify.Error{Err: err}
+	if errors.Is(err, ErrDenied) {
+		return &notify.Error{Err: notify.Because(DeniedReason, cause), Permanent: true, Detail: detail}
+	}
+	return &notify.Error{Err: notify.Because(notify.TransportReason(cause, budget), cause), Detail: detail}
 }
 
 // classifyResponse classifies a response by its status.
@@ -65,23 +86,24 @@ func classifyResponse(resp *http.Response) error {
 		return nil
 	}
 	var u *url.URL
-	where := "the receiver"
-	if resp.Request != nil && resp.Request.URL != nil {
+	if resp.Request != nil {
 		u = resp.Request.URL
-		where = triggerset.RedactURL(u.String())
 	}
-	msg := fmt.Sprintf("%s answered %s", where, statusText(code))
-	if code >= 300 && code <= 399 {
-		msg += " (redirects are not followed)"
-	} else if s := snippet(body, u); s != "" {
-		msg += ": " + s
-	}
-	e := &notify.Error{Err: errors.New(msg), StatusCode: code}
-	if retryableStatus(code) {
+	e := &notify.Error{StatusCode: code, Detail: snippet(body, u)}
+	msg := "the receiver answered " + statusText(code)
+	switch {
+	case code >= 300 && code <= 399:
+		msg += "; redirects are not followed"
+		e.Permanent = true
+	case retryableStatus(code):
 		e.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), responseTime(resp))
-	} else {
+		if e.RetryAfter > 0 {
+			msg += fmt.Sprintf(" with Retry-After %s", e.RetryAfter)
+		}
+	default:
 		e.Permanent = true
 	}
+	e.Err = errors.New(msg)
 	return e
 }
 
@@ -118,7 +140,7 @@ func drain(body io.ReadCloser) []byte {
 	return b
 }
 
-// snippet returns the start of a response body fit for an error message:
+// snippet returns the start of a response body fit for a log line:
 // printable, on one line, cut short, with anything secret from u removed
 // in case the receiver echoed the request.
 func snippet(body []byte, u *url.URL) string {

@@ -19,18 +19,18 @@ const (
 
 // NewClient returns a client for tenant-supplied targets. Every connection
 // it makes, including those of a retried or redirected request, is checked
-// once DNS has resolved the host: an address in one of the deny ranges is
-// refused with an error that matches ErrDenied. It uses no proxy (a proxy
-// would hide the target's address from the check) and follows no
-// redirects: a 3xx is returned as the response. timeout bounds each
-// request as a whole; zero leaves the bound to the request's context.
-func NewClient(deny []netip.Prefix, timeout time.Duration) *http.Client {
-	deny = normalizePrefixes(deny)
+// against p once DNS has resolved the host: an address p refuses is
+// refused with an error that matches ErrDenied (a *DeniedError). It uses
+// no proxy (a proxy would hide the target's address from the check) and
+// follows no redirects: a 3xx is returned as the response. timeout bounds
+// each request as a whole; zero leaves the bound to the request's context.
+func NewClient(p Policy, timeout time.Duration) *http.Client {
+	p = p.normalized()
 	dialer := &net.Dialer{
 		Timeout:   dialTimeout,
 		KeepAlive: 30 * time.Second,
 		Control: func(network, address string, _ syscall.RawConn) error {
-			return control(deny, network, address)
+			return control(p, network, address)
 		},
 	}
 	transport := &http.Transport{
@@ -54,16 +54,17 @@ func NewClient(deny []netip.Prefix, timeout time.Duration) *http.Client {
 }
 
 // control checks the resolved address of a connection about to be made.
-// An address that does not parse is refused: the check fails closed.
-func control(deny []netip.Prefix, network, address string) error {
+// An address that does not parse, or a network other than TCP, is refused:
+// the check fails closed.
+func control(p Policy, network, address string) error {
 	switch network {
 	case "tcp", "tcp4", "tcp6":
 	default:
-		return fmt.Errorf("refusing a %s connection: only TCP targets are allowed", network)
+		return &DeniedError{Reason: fmt.Sprintf("refusing a %s connection: only TCP targets are allowed", network)}
 	}
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
-		return fmt.Errorf("refusing a connection to unparsable address %q", address)
+		return &DeniedError{Reason: fmt.Sprintf("refusing a connection to unparsable address %q", address)}
 	}
-	return checkAddr(deny, ap.Addr())
+	return p.check(ap.Addr())
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
@@ -12,7 +13,8 @@ import (
 
 // Post sends body to rawURL with the given headers and classifies the
 // outcome with Classify. A URL that is not an absolute http or https URL
-// is a permanent failure. ctx bounds the attempt.
+// is a permanent failure. ctx bounds the attempt; a timeout's reason
+// says how long the attempt had.
 func Post(ctx context.Context, client *http.Client, rawURL string, header http.Header, body []byte) error {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -25,6 +27,19 @@ func Post(ctx context.Context, client *http.Client, rawURL string, header http.H
 	for k, vs := range header {
 		req.Header[k] = append([]string(nil), vs...)
 	}
+	allowed := budget(ctx, client)
 	resp, err := client.Do(req)
-	return Classify(resp, err)
+	return classify(resp, err, allowed)
+}
+
+// budget is the time an attempt has: the shorter of the context's
+// deadline and the client's timeout, or 0 when neither bounds it.
+func budget(ctx context.Context, client *http.Client) time.Duration {
+	b := client.Timeout
+	if deadline, ok := ctx.Deadline(); ok {
+		if d := time.Until(deadline); b == 0 || d < b {
+			b = max(d, 0)
+		}
+	}
+	return b
 }

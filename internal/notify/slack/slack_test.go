@@ -17,6 +17,7 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp/safehttptest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
@@ -207,7 +208,7 @@ func TestSend(t *testing.T) {
 			w.WriteHeader(tt.status)
 			io.WriteString(w, "invalid_token")
 		}))
-		n := New(safehttp.NewClient(safehttp.DefaultDeny, 5*time.Second))
+		n := New(safehttp.NewClient(safehttptest.Policy(), 5*time.Second))
 		def := definition(srv.URL + "/services/T000/B000/s3cr3t")
 		err := n.Send(context.Background(), notify.Delivery{Firing: firing(), Trigger: def, Attempt: 1, Now: time.Now()})
 		srv.Close()
@@ -232,7 +233,7 @@ func TestSend(t *testing.T) {
 }
 
 func TestNotifier(t *testing.T) {
-	n := New(safehttp.NewClient(nil, time.Second))
+	n := New(safehttp.NewClient(safehttp.Policy{}, time.Second))
 	def := definition("https://hooks.slack.com/services/T000/B000/s3cr3t")
 	if n.Channel() != notify.ChannelSlack || !n.Configured(def) || n.Configured(triggerset.Definition{}) {
 		t.Fatal("Channel or Configured is wrong")

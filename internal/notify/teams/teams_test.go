@@ -16,6 +16,7 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp/safehttptest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
@@ -173,7 +174,7 @@ func TestSend(t *testing.T) {
 			got <- b
 			w.WriteHeader(tt.status)
 		}))
-		n := New(safehttp.NewClient(safehttp.DefaultDeny, 5*time.Second))
+		n := New(safehttp.NewClient(safehttptest.Policy(), 5*time.Second))
 		def := definition(srv.URL + "/workflows/abc/triggers/manual/paths/invoke?sig=s3cr3t")
 		err := n.Send(context.Background(), notify.Delivery{Firing: firing(), Trigger: def, Attempt: 1, Now: time.Now()})
 		srv.Close()
@@ -198,7 +199,7 @@ func TestSend(t *testing.T) {
 }
 
 func TestNotifier(t *testing.T) {
-	n := New(safehttp.NewClient(nil, time.Second))
+	n := New(safehttp.NewClient(safehttp.Policy{}, time.Second))
 	def := definition("https://example.webhook.office.com/workflows/x?sig=s3cr3t")
 	if n.Channel() != notify.ChannelTeams || !n.Configured(def) || n.Configured(triggerset.Definition{}) {
 		t.Fatal("Channel or Configured is wrong")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp/safehttptest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -65,7 +66,7 @@ func delivery(url string, secrets ...string) notify.Delivery {
 	}
 }
 
-func newNotifier() *Notifier { return New(safehttp.NewClient(safehttp.DefaultDeny, 5*time.Second)) }
+func newNotifier() *Notifier { return New(safehttp.NewClient(safehttptest.Policy(), 5*time.Second)) }
 
 func TestSendPostsSignedPayload(t *testing.T) {
 	srv, got := receiver(t, http.StatusOK, "")

@@ -40,11 +40,15 @@ type Record struct {
 
 	Channel     string `json:"channel,omitempty"`
 	Destination string `json:"destination,omitempty"`
-	Attempt     int    `json:"attempt,omitempty"`
-	StatusCode  int    `json:"status_code,omitempty"`
-	Error       string `json:"error,omitempty"`
-	Outcome     string `json:"outcome,omitempty"`
-	DurationMS  int64  `json:"duration_ms,omitempty"`
+	// Round is the attempt's re-send round: 0 (absent) before any re-send,
+	// n for the attempts of the n-th re-send; Attempt counts from 1 in
+	// each round.
+	Round      int    `json:"round,omitempty"`
+	Attempt    int    `json:"attempt,omitempty"`
+	StatusCode int    `json:"status_code,omitempty"`
+	Error      string `json:"error,omitempty"`
+	Outcome    string `json:"outcome,omitempty"`
+	DurationMS int64  `json:"duration_ms,omitempty"`
 
 	// Cursor is the record's position, for paging (set on read).
 	Cursor string `json:"-"`
@@ -104,10 +108,21 @@ func firingRecord(f ledger.Firing) record {
 	}}
 }
 
+// attemptID is an attempt's record id: one per firing, channel, re-send
+// round and attempt number, so that a redelivered attempt is kept once and
+// a re-sent one is a record of its own. Round 0 keeps the id it had before
+// there were rounds.
+func attemptID(a notify.Attempt) string {
+	if a.Round == 0 {
+		return fmt.Sprintf("attempt-%s-%s-%d", a.FiringID, a.Channel, a.Number)
+	}
+	return fmt.Sprintf("attempt-%s-%s-r%d-%d", a.FiringID, a.Channel, a.Round, a.Number)
+}
+
 func attemptRecord(a notify.Attempt) record {
-	return record{fmt.Sprintf("attempt-%s-%s-%d", a.FiringID, a.Channel, a.Number), Record{
+	return record{attemptID(a), Record{
 		Kind: KindAttempt, FiringID: a.FiringID, OU: a.OU, Trigger: a.Trigger, LeadID: a.LeadID, At: a.At,
-		Channel: a.Channel, Destination: a.Destination, Attempt: a.Number, StatusCode: a.StatusCode,
+		Channel: a.Channel, Destination: a.Destination, Round: a.Round, Attempt: a.Number, StatusCode: a.StatusCode,
 		Error: a.Error, Outcome: a.Outcome, DurationMS: a.Duration.Milliseconds(),
 	}}
 }
@@ -158,7 +173,7 @@ func (s *Store) Find(ctx context.Context, q Query) (Page, error) {
 		q.Limit = 100
 	}
 	q.Limit = min(q.Limit, 1000)
-	filter := subject(q.OU, "*")
+	filter := stream.HistoryOUFilter(q.OU)
 	if q.Trigger != "" {
 		filter = subject(q.OU, q.Trigger)
 	}

@@ -26,12 +26,16 @@ type Attempt struct {
 	LeadID      string
 	Channel     string
 	Destination string // without credentials
-	Number      int
-	StatusCode  int
-	Error       string // empty on success
-	Outcome     string // OutcomeDelivered, OutcomePending (will retry) or OutcomeDeadLettered
-	At          time.Time
-	Duration    time.Duration
+	// Round is the firing's re-send round: 0 for the deliveries before any
+	// re-send, n for those of the n-th re-send. Number counts from 1 in
+	// each round.
+	Round      int
+	Number     int
+	StatusCode int
+	Error      string // empty on success
+	Outcome    string // OutcomeDelivered, OutcomePending (will retry) or OutcomeDeadLettered
+	At         time.Time
+	Duration   time.Duration
 }
 
 // Dispatcher consumes the firing outbox and delivers each firing on every
@@ -41,6 +45,13 @@ type Attempt struct {
 // is kept in the DeliveriesBucket, so neither a restart nor a crash loses
 // a delivery. Every attempt of a firing carries the firing's id. It is a
 // manager Runnable that needs leader election.
+//
+// It is the one writer of delivery states: a re-send (Resend) is a
+// command it carries out, and every state it writes is a compare-and-swap
+// on the revision it read; when the state changed meanwhile, the firing is
+// handled again from the state as it is. Handlings of one firing (its
+// outbox message and a re-send) take turns, so that they do not make the
+// same attempt twice.
 type Dispatcher struct {
 	// Streams is the ensured JetStream layout: the outbox and re-sends it
 	// consumes (stream.DispatcherConsumer, stream.ResendConsumer), the
@@ -74,8 +85,9 @@ type Dispatcher struct {
 	Now    func() time.Time
 	Jitter func() float64
 
-	states *states
-	hosts  *limiter
+	states  *states
+	hosts   *limiter
+	firings *turns
 }
 
 // NeedLeaderElection implements manager.LeaderElectionRunnable.
@@ -101,6 +113,7 @@ func (d *Dispatcher) defaults() {
 		d.Jitter = rand.Float64
 	}
 	d.hosts = newLimiter(d.PerDestination)
+	d.firings = newTurns()
 	for _, n := range d.Notifiers {
 		metrics.InitChannel(n.Channel())
 	}
@@ -157,9 +170,9 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Re-sent firings are handled like any other: the delivery state says
-	// which channels start over.
-	resent, err := resends.Consume(func(msg jetstream.Msg) { d.handle(context.WithoutCancel(ctx), msg)() })
+	// A re-send command, once carried out, carries the retries of its
+	// round as an outbox message does those of the first.
+	resent, err := resends.Consume(func(msg jetstream.Msg) { d.handleResend(context.WithoutCancel(ctx), msg)() })
 	if err != nil {
 		msgs.Stop()
 		return err
@@ -197,10 +210,10 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	}
 }
 
-// handle makes the due attempts of one firing and returns finish, which
-// waits for the firing's history records, saves its delivery state when
-// it must, and acknowledges it, or asks for it again when its next attempt
-// is due.
+// handle makes the due attempts of one firing of the outbox and returns
+// finish, which waits for the firing's history records, saves its delivery
+// state when it must, and acknowledges it, or asks for it again when its
+// next attempt is due.
 func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) (finish func()) {
 	f, err := ledger.DecodeFiring(msg.Data())
 	if err != nil {
@@ -209,36 +222,121 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) (finish func
 		return func() {}
 	}
 	log := d.Log.WithValues("firing", f.ID, "ou", f.OU, "trigger", f.Trigger)
+	done := d.firings.take(f.ID)
 	state, err := d.states.load(ctx, f.ID)
 	if err != nil {
+		done()
 		log.Error(err, "Reading the delivery state; retrying")
 		_ = msg.NakWithDelay(time.Second)
 		return func() {}
 	}
-
-	fresh := len(state.Channels) == 0
-	var records []func() error // history writes under way
-	if fresh && d.History != nil {
-		records = append(records, d.History.Firing(f))
+	p := &pass{f: f, state: state, fresh: len(state.Channels) == 0}
+	if p.fresh && d.History != nil {
+		p.records = append(p.records, d.History.Firing(f))
 	}
+	return d.deliver(ctx, msg, p, log, done)
+}
+
+// handleResend carries out a re-send command (see Resend) and makes the
+// due attempts of its round: a command of the state's current round with a
+// dead-lettered channel starts the next round (its dead-lettered channels
+// start over); the command that started the current round, offered again,
+// carries on with it; any other command is stale and does nothing. The
+// check is on the state, with no time window, so a command repeated or
+// delayed re-sends nothing.
+func (d *Dispatcher) handleResend(ctx context.Context, msg jetstream.Msg) (finish func()) {
+	round, f, err := DecodeResendCommand(msg.Data())
+	if err == nil && msg.Subject() != stream.ResendSubject(f.OU, f.ID) {
+		err = fmt.Errorf("re-send command of firing %s of OU %s on subject %s", f.ID, f.OU, msg.Subject())
+	}
+	if err != nil {
+		if legacy, lerr := ledger.DecodeFiring(msg.Data()); lerr == nil && legacy.ID != "" &&
+			msg.Subject() == stream.ResendSubject(legacy.OU, legacy.ID) {
+			// A re-send queued by an operator from before re-send commands:
+			// the firing itself, whose state that operator already reset.
+			// It carries the retries, as it did then.
+			return d.handle(ctx, msg)
+		}
+		d.Log.Error(err, "Dropping an unreadable re-send")
+		_ = msg.Term()
+		return func() {}
+	}
+	log := d.Log.WithValues("firing", f.ID, "ou", f.OU, "trigger", f.Trigger, "round", round)
+	meta, err := msg.Metadata()
+	if err != nil {
+		log.Error(err, "Reading a re-send's metadata; retrying")
+		_ = msg.NakWithDelay(time.Second)
+		return func() {}
+	}
+	done := d.firings.take(f.ID)
+	state, err := d.states.load(ctx, f.ID)
+	if err != nil {
+		done()
+		log.Error(err, "Reading the delivery state; retrying")
+		_ = msg.NakWithDelay(time.Second)
+		return func() {}
+	}
+	p := &pass{f: f, state: state}
+	switch seq := meta.Sequence.Stream; {
+	case state.Round == round && state.deadLettered():
+		for _, ch := range state.Channels {
+			if ch.Outcome == OutcomeDeadLettered {
+				*ch = channelState{Outcome: OutcomePending}
+			}
+		}
+		state.Round, state.ResendSeq, p.changed = round+1, seq, true
+		log.Info("Re-sending a dead-lettered firing", "newRound", state.Round)
+	case state.Round == round+1 && state.ResendSeq == seq:
+		// This command started the current round: its retries go on.
+	default:
+		done()
+		log.V(1).Info("Dropping a stale re-send", "stateRound", state.Round)
+		_ = msg.Ack()
+		return func() {}
+	}
+	return d.deliver(ctx, msg, p, log, done)
+}
+
+// pass is one handling of one firing: its delivery state, and what the
+// handling started and changed.
+type pass struct {
+	f     ledger.Firing
+	state *deliveryState
+	// fresh: the firing had no delivery state (its first handling).
+	fresh bool
+	// changed: the state changed (an attempt made, a round started).
+	changed bool
+	// records are the history writes under way.
+	records []func() error
+}
+
+// deliver makes the due attempts of p's firing and returns the finish of
+// its handling (see handle); done ends the firing's turn, once its state
+// is saved.
+func (d *Dispatcher) deliver(ctx context.Context, msg jetstream.Msg, p *pass, log logr.Logger, done func()) (finish func()) {
+	f, state := p.f, p.state
 	def, ok := d.Triggers.Get(types.NamespacedName{Namespace: f.OU, Name: f.Trigger})
 	var next time.Time
 	if ok && string(def.UID) == f.TriggerUID {
-		delete(state.Channels, WaitingForTrigger)
+		if _, waited := state.Channels[WaitingForTrigger]; waited {
+			delete(state.Channels, WaitingForTrigger)
+			p.changed = true
+		}
 		for _, n := range d.Notifiers {
 			if n.Configured(def) {
-				next = earliest(next, d.due(ctx, f, def, n, state.channel(n.Channel()), &records))
+				next = earliest(next, d.due(ctx, p, def, n, state.channel(n.Channel())))
 			}
 		}
 	} else {
 		// The trigger is not in the set: deleted, or not Ready (a Secret is
 		// missing). Its destinations are unknown until it comes back, so the
 		// firing waits on the retry schedule, then is dead-lettered.
-		next = d.due(ctx, f, def, nil, state.channel(WaitingForTrigger), &records)
+		next = d.due(ctx, p, def, nil, state.channel(WaitingForTrigger))
 	}
 	// The rest waits for the history and the stream, not for a receiver.
 	return func() {
-		for _, wait := range records {
+		defer done()
+		for _, wait := range p.records {
 			if err := wait(); err != nil {
 				log.Error(err, "Recording the history of a firing")
 			}
@@ -248,8 +346,19 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) (finish func
 		// dead-lettered without one. Not writing it saves a durable write per
 		// firing; a crash before the acknowledgement means one more attempt
 		// with the same webhook-id, as a crash before the write always did.
-		if !(fresh && next.IsZero() && allDelivered(state)) {
-			if err := d.states.save(ctx, f.ID, state); err != nil {
+		// A handling that changed nothing (offered again before its next
+		// attempt is due) has nothing to write either.
+		if p.changed && !(p.fresh && next.IsZero() && allDelivered(state)) {
+			err := d.states.save(ctx, f.ID, state)
+			if errors.Is(err, errStateChanged) {
+				// Another handling wrote the state since it was read (another
+				// replica, in a leader change): never overwrite it; handle the
+				// firing again from the state as it stands.
+				log.Info("The delivery state changed meanwhile; handling the firing again")
+				_ = msg.NakWithDelay(100 * time.Millisecond)
+				return
+			}
+			if err != nil {
 				log.Error(err, "Saving the delivery state; the firing will be redelivered")
 				_ = msg.NakWithDelay(time.Second)
 				return
@@ -270,14 +379,14 @@ const WaitingForTrigger = "trigger"
 
 // due makes the channel's attempt when it is due and returns when the
 // next one is, or the zero time when the channel is finished.
-func (d *Dispatcher) due(ctx context.Context, f ledger.Firing, def triggerset.Definition, n Notifier, ch *channelState, records *[]func() error) time.Time {
+func (d *Dispatcher) due(ctx context.Context, p *pass, def triggerset.Definition, n Notifier, ch *channelState) time.Time {
 	if ch.Outcome != OutcomePending {
 		return time.Time{}
 	}
 	if ch.NextAt.After(d.Now()) {
 		return ch.NextAt
 	}
-	d.attempt(ctx, f, def, n, ch, records)
+	d.attempt(ctx, p, def, n, ch)
 	if ch.Outcome != OutcomePending {
 		return time.Time{}
 	}
@@ -286,10 +395,15 @@ func (d *Dispatcher) due(ctx context.Context, f ledger.Firing, def triggerset.De
 
 // attempt makes one attempt on one channel (n is nil while the trigger is
 // not available) and records its outcome.
-func (d *Dispatcher) attempt(ctx context.Context, f ledger.Firing, def triggerset.Definition, n Notifier, ch *channelState, records *[]func() error) {
+func (d *Dispatcher) attempt(ctx context.Context, p *pass, def triggerset.Definition, n Notifier, ch *channelState) {
+	f := p.f
 	ch.Attempts++
+	p.changed = true
 	start := d.Now()
-	a := Attempt{FiringID: f.ID, OU: f.OU, Trigger: f.Trigger, LeadID: f.Event.LeadID, Channel: WaitingForTrigger, Number: ch.Attempts, At: start}
+	a := Attempt{
+		FiringID: f.ID, OU: f.OU, Trigger: f.Trigger, LeadID: f.Event.LeadID, Channel: WaitingForTrigger,
+		Round: p.state.Round, Number: ch.Attempts, At: start,
+	}
 	var err error
 	if n != nil {
 		a.Channel, a.Destination = n.Channel(), n.Destination(def)
@@ -313,12 +427,13 @@ func (d *Dispatcher) attempt(ctx context.Context, f ledger.Firing, def triggerse
 	a.Outcome = ch.Outcome
 	d.record(f, n != nil, a)
 	if d.History != nil {
-		*records = append(*records, d.History.Attempt(a))
+		p.records = append(p.records, d.History.Attempt(a))
 	}
 	if d.OnAttempt != nil {
 		d.OnAttempt(a)
 	}
-	d.Log.V(1).Info("Delivery attempt", "firing", f.ID, "channel", a.Channel, "attempt", a.Number, "outcome", a.Outcome, "error", a.Error)
+	d.Log.V(1).Info("Delivery attempt", "firing", f.ID, "channel", a.Channel, "round", a.Round, "attempt", a.Number,
+		"outcome", a.Outcome, "error", a.Error, "detail", Detail(err))
 }
 
 // record counts an attempt in the metrics; sent is false for the wait

@@ -25,8 +25,12 @@ type resendResponse struct {
 // ResendRoute serves POST /triggers/{id}/events/{firing_id}/resend: the
 // dead-lettered deliveries of one firing of the trigger start over on the
 // retry schedule, with the same webhook-id; channels that delivered are not
-// sent again. 202 once queued; 404 for a firing the trigger does not have;
-// 409 when none of its deliveries is dead-lettered.
+// sent again. It validates and queues a command for the dispatcher (see
+// notify.Resend), writing no delivery state. 202 once queued, and again
+// while that re-send is queued (the same command, queued once); 404 for a
+// firing the trigger does not have; 409 when none of its deliveries is
+// dead-lettered, a re-send carried out or under way included, and nothing
+// is sent.
 func ResendRoute(streams *stream.Streams) Route {
 	return Route{
 		Pattern:     "POST /triggers/{id}/events/{firing_id}/resend",

@@ -45,6 +45,20 @@ type Msg struct {
 	// already does, nothing is written and the Result says Exists. This is
 	// the check exactly-once rests on, and it has no time window.
 	ExpectNew bool
+	// ExpectRevision, when not 0, asks the stream to store the message only
+	// if its subject's last message is at that stream sequence (a key's
+	// revision: Nats-Expected-Last-Subject-Sequence); when it is not,
+	// nothing is written and the Result says Conflict. It is the
+	// compare-and-swap of a key written by several hands; a key not written
+	// yet is expected with ExpectNew. Use Expect to set either.
+	ExpectRevision uint64
+}
+
+// Expect returns m with the compare-and-swap of a key last seen at
+// revision (0: not written yet, ExpectNew).
+func (m Msg) Expect(revision uint64) Msg {
+	m.ExpectNew, m.ExpectRevision = revision == 0, revision
+	return m
 }
 
 // Result is what became of one Msg.
@@ -53,7 +67,14 @@ type Result struct {
 	Duplicate bool
 	// Exists: ExpectNew, and the subject already held a message.
 	Exists bool
+	// Conflict: ExpectRevision, and the subject's last message was another
+	// one (the key changed since it was read, or was never written).
+	Conflict bool
 }
+
+// Refused reports whether the message was not stored because its subject
+// was not as expected (Exists or Conflict).
+func (r Result) Refused() bool { return r.Exists || r.Conflict }
 
 // WriterOptions tune a Writer.
 type WriterOptions struct {
@@ -87,8 +108,8 @@ const DefaultMinBatch = 24
 // order: for so few, that is cheaper than a batch.
 //
 // The server refuses a whole batch when one of its messages is a
-// duplicate (ID) or fails its ExpectNew check: the rare path after a crash
-// or a redelivery. The writer then writes that batch's messages one at a
+// duplicate (ID) or fails its ExpectNew or ExpectRevision check: the rare
+// path after a crash, a redelivery or a concurrent change of a key. The writer then writes that batch's messages one at a
 // time, each with the same checks, and reports each one's Result.
 type Writer struct {
 	js     jetstream.JetStream
@@ -137,7 +158,8 @@ func NewWriter(js jetstream.JetStream, streamName string, o WriterOptions) *Writ
 
 // Write stores msgs and returns a Result per message, in order. An error
 // means some of them may not be stored: the caller writes them all again
-// (every write of the operator is idempotent through ID or ExpectNew).
+// (every write of the operator is idempotent through ID, ExpectNew or
+// ExpectRevision).
 func (w *Writer) Write(ctx context.Context, msgs ...Msg) ([]Result, error) {
 	return w.Start(msgs...)(ctx)
 }
@@ -392,15 +414,18 @@ func (w *Writer) oneByOne(ctx context.Context, chunk []slot) error {
 }
 
 // record sets the Result of one message written on its own: stored (a
-// duplicate or not), or already there when it had to be new. Any other
-// failure is returned.
+// duplicate or not), already there when it had to be new, or in conflict
+// when its subject was not at the expected revision. Any other failure is
+// returned.
 func (w *Writer) record(s slot, ack *jetstream.PubAck, err error) error {
 	m := s.p.msgs[s.i]
 	switch {
 	case err == nil:
 		s.p.results[s.i] = Result{Duplicate: ack.Duplicate}
-	case m.ExpectNew && subjectNotEmpty(err):
+	case m.ExpectNew && wrongLastSequence(err):
 		s.p.results[s.i] = Result{Exists: true}
+	case m.ExpectRevision != 0 && wrongLastSequence(err):
+		s.p.results[s.i] = Result{Conflict: true}
 	default:
 		return fmt.Errorf("writing to %s on %s: %w", w.stream, m.Subject, err)
 	}
@@ -416,15 +441,19 @@ func (w *Writer) message(m Msg) *nats.Msg {
 	if m.ID != "" {
 		msg.Header.Set(hdrMsgID, m.ID)
 	}
-	if m.ExpectNew {
+	switch {
+	case m.ExpectNew:
 		msg.Header.Set(hdrExpectedLastSeq, "0")
+	case m.ExpectRevision != 0:
+		msg.Header.Set(hdrExpectedLastSeq, strconv.FormatUint(m.ExpectRevision, 10))
 	}
 	return msg
 }
 
-// subjectNotEmpty reports whether a publish was refused because its
-// subject already holds a message (its expected last sequence was 0).
-func subjectNotEmpty(err error) bool {
+// wrongLastSequence reports whether a publish was refused because its
+// subject's last message was not the expected one (a message when none
+// was expected, another one, or the subject busy in a batch under way).
+func wrongLastSequence(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) &&
 		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||

@@ -351,3 +351,115 @@ func benchWrites(b *testing.B, w *Writer, size int) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
 }
+
+// Two writers that read a key at the same revision both write it with
+// that expectation: one wins, the other is told Conflict and stores
+// nothing, on the one-by-one path and in an atomic batch alike.
+func TestWriterCompareAndSwapOnARevision(t *testing.T) {
+	conn, s := openTest(t)
+	ctx := context.Background()
+	key := func(k string) string { return KeySubject(DeliveriesBucket, k) }
+	put := func(w *Writer, m Msg) Result {
+		t.Helper()
+		res, err := w.Write(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0]
+	}
+	revision := func(k string) uint64 {
+		t.Helper()
+		e, err := s.DeliveriesKV.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.Revision()
+	}
+
+	// A new key is expected at revision 0: the second write finds it.
+	if r := put(s.Deliveries, Msg{Subject: key("k1"), Data: []byte("v1")}.Expect(0)); r.Refused() {
+		t.Fatalf("a new key: %+v, want stored", r)
+	}
+	if r := put(s.Deliveries, Msg{Subject: key("k1"), Data: []byte("other")}.Expect(0)); !r.Exists || !r.Refused() {
+		t.Fatalf("a second new key: %+v, want Exists", r)
+	}
+
+	// Two writers, one revision, at once.
+	rev := revision("k1")
+	w1 := NewWriter(conn.JS, BucketStream(DeliveriesBucket), WriterOptions{})
+	defer w1.Close()
+	w2 := NewWriter(conn.JS, BucketStream(DeliveriesBucket), WriterOptions{})
+	defer w2.Close()
+	results := make([]Result, 2)
+	var wg sync.WaitGroup
+	for i, w := range []*Writer{w1, w2} {
+		wg.Go(func() {
+			res, err := w.Write(ctx, Msg{Subject: key("k1"), Data: []byte(fmt.Sprintf("w%d", i+1))}.Expect(rev))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			results[i] = res[0]
+		})
+	}
+	wg.Wait()
+	if results[0].Conflict == results[1].Conflict {
+		t.Fatalf("results %+v: exactly one of two writers at revision %d must win", results, rev)
+	}
+	winner := fmt.Sprintf("w%d", map[bool]int{true: 2, false: 1}[results[0].Conflict])
+	e, err := s.DeliveriesKV.Get(ctx, "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(e.Value()) != winner || e.Revision() == rev {
+		t.Fatalf("k1 holds %q at revision %d, want the winner %s's write", e.Value(), e.Revision(), winner)
+	}
+	// The loser's revision is stale now.
+	if r := put(s.Deliveries, Msg{Subject: key("k1"), Data: []byte("late")}.Expect(rev)); !r.Conflict {
+		t.Fatalf("a write at a stale revision: %+v, want Conflict", r)
+	}
+
+	// In an atomic batch: right expectations commit as one batch; a stale
+	// one makes the server refuse the batch, and one by one only that
+	// message is refused.
+	batch := NewWriter(conn.JS, BucketStream(DeliveriesBucket), WriterOptions{MinBatch: 2})
+	defer batch.Close()
+	if _, err := batch.Write(ctx, Msg{Subject: key("k2"), Data: []byte("a")}.Expect(0), Msg{Subject: key("k3"), Data: []byte("a")}.Expect(0)); err != nil {
+		t.Fatal(err)
+	}
+	rev2, rev3 := revision("k2"), revision("k3")
+	before := batches(BucketStream(DeliveriesBucket))
+	res, err := batch.Write(ctx, Msg{Subject: key("k2"), Data: []byte("b")}.Expect(rev2), Msg{Subject: key("k3"), Data: []byte("b")}.Expect(rev3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Refused() || res[1].Refused() {
+		t.Fatalf("a batch at the current revisions: %+v, want stored", res)
+	}
+	if got := batches(BucketStream(DeliveriesBucket)) - before; got != 1 {
+		t.Errorf("%d commits for a batch of two, want 1 atomic batch", got)
+	}
+	fellBack := fallbacks(BucketStream(DeliveriesBucket))
+	res, err = batch.Write(ctx,
+		Msg{Subject: key("k2"), Data: []byte("c")}.Expect(revision("k2")),
+		Msg{Subject: key("k3"), Data: []byte("c")}.Expect(rev3), // stale
+		Msg{Subject: key("k4"), Data: []byte("c")}.Expect(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Refused() || !res[1].Conflict || res[2].Refused() {
+		t.Fatalf("a batch with one stale revision: %+v, want only the second refused, as Conflict", res)
+	}
+	if got := fallbacks(BucketStream(DeliveriesBucket)) - fellBack; got != 1 {
+		t.Errorf("%d fallbacks, want 1", got)
+	}
+	for k, want := range map[string]string{"k2": "c", "k3": "b", "k4": "c"} {
+		e, err := s.DeliveriesKV.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(e.Value()) != want {
+			t.Errorf("%s holds %q, want %q", k, e.Value(), want)
+		}
+	}
+}

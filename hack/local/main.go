@@ -113,7 +113,7 @@ func run(ctx context.Context, o options) (retErr error) {
 	}
 	printUsage(usage{
 		kubeconfig: cp.Kubeconfig, namespace: o.namespace, logPath: logPath, metricsAddr: manager.MetricsAddr,
-		natsURL: manager.NATSURL(), apiURL: manager.APIURL(), tokenPath: tokenPath,
+		natsURL: manager.StreamURL(), adminURL: manager.NATSURL(), apiURL: manager.APIURL(), tokenPath: tokenPath,
 	})
 
 	select {
@@ -126,7 +126,7 @@ func run(ctx context.Context, o options) (retErr error) {
 }
 
 type usage struct {
-	kubeconfig, namespace, logPath, metricsAddr, natsURL, apiURL, tokenPath string
+	kubeconfig, namespace, logPath, metricsAddr, natsURL, adminURL, apiURL, tokenPath string
 }
 
 func printUsage(u usage) {
@@ -135,7 +135,9 @@ The Milestone Triggers local system is up.
 
   kubeconfig      %[1]s
   demo OU         namespace %[2]q
-  event stream    %[5]s (embedded NATS JetStream; subject leadvibe.events.%[2]s)
+  event stream    %[5]s (embedded NATS JetStream; subject leadvibe.events.%[2]s;
+                  publishers bring the token below, --token-file)
+  stream admin    %[8]s (every right: for hack/history and other tools)
   REST API        %[6]s (token of service account %[2]s/demo, editor and event publisher in %[2]q: %[7]s)
   operator log    %[3]s
   metrics         http://%[4]s/metrics
@@ -148,8 +150,8 @@ Try it from another terminal, in the repository:
 
   # A lead reaches 80 on a page view (the Hot Lead Alert waits for a demo
   # request), then requests a demo: the trigger fires once.
-  go run ./hack/publish --server %[5]s --ou %[2]s --lead ld_123 --type page_view --score 80
-  go run ./hack/publish --server %[5]s --ou %[2]s --lead ld_123 --type demo_request --score 82
+  go run ./hack/publish --server %[5]s --token-file %[7]s --ou %[2]s --lead ld_123 --type page_view --score 80
+  go run ./hack/publish --server %[5]s --token-file %[7]s --ou %[2]s --lead ld_123 --type demo_request --score 82
   kubectl -n %[2]s get mt hot-lead-alert
   kubectl -n %[2]s describe mt hot-lead-alert
 
@@ -162,7 +164,7 @@ Try it from another terminal, in the repository:
     -d '{"id":"evt-789","lead_id":"ld_123","event_type":"demo_request","score":82,"metadata":{"source":"website","page":"/pricing"}}'
 
 Press Ctrl-C here to stop everything.
-`, u.kubeconfig, u.namespace, u.logPath, u.metricsAddr, u.natsURL, u.apiURL, u.tokenPath)
+`, u.kubeconfig, u.namespace, u.logPath, u.metricsAddr, u.natsURL, u.apiURL, u.tokenPath, u.adminURL)
 }
 
 // demoToken creates the service account "demo" in the demo OU, lets it

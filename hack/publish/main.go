@@ -3,7 +3,15 @@
 // message id. The local system prints how to use it.
 //
 //	go run ./hack/publish --server nats://127.0.0.1:4222 --ou demo \
-//	  --lead ld_123 --type demo_request --score 82
+//	  --token-file bin/local-state/token --lead ld_123 --type demo_request --score 82
+//
+// The operator's listener admits a publisher by its Kubernetes
+// service-account token (--token-file or --token), allowed to create
+// milestonetriggers/events in the OU: the tool connects with the OU as its
+// user name and the token as its password, and with the inbox prefix the
+// token's service account must use (internal/streamauth), so that the
+// JetStream acknowledgements reach it. With a TLS listener, give the
+// server as tls://... and its CA with --tls-ca-file.
 //
 // or, with a JSON event on standard input (one per line):
 //
@@ -48,6 +56,12 @@ func main() {
 	lead := flag.String("lead", "ld_123", "Lead id.")
 	typ := flag.String("type", "page_view", "Event type.")
 	score := flag.Int64("score", 0, "The lead's score after this event.")
+	token := flag.String("token", "", "The Kubernetes service-account token to publish with (prefer --token-file: a flag shows in the process list).")
+	tokenFile := flag.String("token-file", "", "A file holding the Kubernetes service-account token to publish with, such as the local system's bin/local-state/token.")
+	inboxPrefix := flag.String("inbox-prefix", "", "The inbox prefix to use; by default the one the token's service account must use (_INBOX.<namespace>.<name>).")
+	caFile := flag.String("tls-ca-file", "", "PEM CA bundle to verify a TLS listener's certificate with.")
+	certFile := flag.String("tls-cert-file", "", "PEM client certificate, for a listener that requires one (with --tls-key-file).")
+	keyFile := flag.String("tls-key-file", "", "PEM private key of --tls-cert-file.")
 	batch := flag.Int("batch", 0, fmt.Sprintf("With - (events on standard input): publish them as atomic batches of up to this many events (1..%d), with one summary line per batch; with fsync on every write, batches of a few hundred are fastest, and under about %d events a batch costs more than the events one by one. 0 publishes one event at a time, with one line per event.", stream.MaxAtomicBatch, stream.DefaultMinBatch))
 	flag.Usage = func() {
 		out := flag.CommandLine.Output()
@@ -66,7 +80,11 @@ func main() {
 		usageError(errors.New("--batch applies to events read from standard input: add the argument -"))
 	}
 
-	if err := run(*server, *ou, stdin, *batch, stream.Event{ID: *id, LeadID: *lead, EventType: *typ, Score: *score}); err != nil {
+	auth, err := readAuth(*token, *tokenFile, *inboxPrefix, *caFile, *certFile, *keyFile)
+	if err != nil {
+		usageError(err)
+	}
+	if err := run(*server, *ou, auth, stdin, *batch, stream.Event{ID: *id, LeadID: *lead, EventType: *typ, Score: *score}); err != nil {
 		fmt.Fprintln(os.Stderr, "publish:", err)
 		os.Exit(1)
 	}
@@ -78,10 +96,10 @@ func usageError(err error) {
 	os.Exit(2)
 }
 
-func run(server, ou string, stdin bool, batch int, flagEvent stream.Event) error {
-	nc, err := nats.Connect(server, nats.Name("milestone-triggers-publish"))
+func run(server, ou string, auth auth, stdin bool, batch int, flagEvent stream.Event) error {
+	nc, err := nats.Connect(server, append(auth.options(ou), nats.Name("milestone-triggers-publish"))...)
 	if err != nil {
-		return err
+		return connectError(err, auth)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -89,6 +107,10 @@ func run(server, ou string, stdin bool, batch int, flagEvent stream.Event) error
 		return err
 	}
 	if stdin && batch > 0 {
+		if auth.token == "" {
+			// A publisher may not read the stream's configuration.
+			checkAtomic(js)
+		}
 		return publishBatches(js, ou, os.Stdin, os.Stdout, batch)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -153,7 +175,6 @@ func publish(ctx context.Context, js jetstream.JetStream, ou string, ev stream.E
 // stored (its events' ids make a retry safe).
 func publishBatches(js jetstream.JetStream, ou string, r io.Reader, out io.Writer, n int) error {
 	subject := stream.EventSubject(ou)
-	checkAtomic(js)
 	// One caller that waits for each batch: the writer commits each Write
 	// of up to n events as one atomic batch, however small, since that is
 	// what --batch asks for (the operator's own writers write groups under

@@ -2,16 +2,25 @@ package localsystem
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
+
+// streamAdminPasswordEnv is the operator's environment variable for the
+// stream listener's admin password (see main.go).
+const streamAdminPasswordEnv = "STREAM_ADMIN_PASSWORD"
 
 // OperatorOptions say how to run the operator binary.
 type OperatorOptions struct {
@@ -40,6 +49,10 @@ type OperatorOptions struct {
 type Operator struct {
 	ProbeAddr, MetricsAddr, APIAddr, StreamAddr string
 
+	// adminPassword is the stream listener's admin password, made once
+	// and given to every start in STREAM_ADMIN_PASSWORD.
+	adminPassword string
+
 	opts    OperatorOptions
 	started bool
 
@@ -54,7 +67,11 @@ func NewOperator(o OperatorOptions) (*Operator, error) {
 	if o.ReadyTimeout <= 0 {
 		o.ReadyTimeout = 60 * time.Second
 	}
-	op := &Operator{opts: o}
+	pw := make([]byte, 24)
+	if _, err := rand.Read(pw); err != nil {
+		return nil, err
+	}
+	op := &Operator{opts: o, adminPassword: base64.RawURLEncoding.EncodeToString(pw)}
 	for _, addr := range []*string{&op.ProbeAddr, &op.MetricsAddr, &op.APIAddr, &op.StreamAddr} {
 		a, err := FreeLoopbackAddr()
 		if err != nil {
@@ -68,8 +85,18 @@ func NewOperator(o OperatorOptions) (*Operator, error) {
 // APIURL is the REST API's base URL.
 func (op *Operator) APIURL() string { return "http://" + op.APIAddr }
 
-// NATSURL is the embedded NATS server's client URL.
-func (op *Operator) NATSURL() string { return "nats://" + op.StreamAddr }
+// NATSURL is the embedded NATS server's client URL with the listener's
+// admin credentials (stream.AdminUser): a client of this URL reads and
+// writes every subject, as the local system's tools and tests do.
+// Publishers as a tenant would connect to StreamURL with a token.
+func (op *Operator) NATSURL() string {
+	return "nats://" + url.UserPassword(stream.AdminUser, op.adminPassword).String() + "@" + op.StreamAddr
+}
+
+// StreamURL is the embedded NATS server's client URL without credentials,
+// for publishers that bring a service-account token (hack/publish
+// --token-file).
+func (op *Operator) StreamURL() string { return "nats://" + op.StreamAddr }
 
 // MetricsURL is the metrics endpoint.
 func (op *Operator) MetricsURL() string { return "http://" + op.MetricsAddr + "/metrics" }
@@ -77,7 +104,12 @@ func (op *Operator) MetricsURL() string { return "http://" + op.MetricsAddr + "/
 // LogPath is the operator's log file.
 func (op *Operator) LogPath() string { return op.opts.LogPath }
 
-// Args are the operator's command-line flags.
+// Args are the operator's command-line flags. They allow webhook targets
+// on 127.0.0.1, which the default --webhook-deny-cidrs refuses, so that
+// receivers on this machine (the README's walk-through, the end-to-end
+// suite, hack/load) are reachable; every other loopback and internal
+// address stays denied. OperatorOptions.Args, which come last, may
+// override it.
 func (op *Operator) Args() []string {
 	return append([]string{
 		"--kubeconfig", op.opts.Kubeconfig,
@@ -87,6 +119,7 @@ func (op *Operator) Args() []string {
 		"--data-dir", op.opts.DataDir,
 		"--stream-listen", op.StreamAddr,
 		"--api-bind-address", op.APIAddr,
+		"--webhook-allow-cidrs=127.0.0.1/32",
 	}, op.opts.Args...)
 }
 
@@ -128,6 +161,7 @@ func (op *Operator) start() error {
 		return err
 	}
 	cmd := exec.Command(op.opts.Binary, op.Args()...)
+	cmd.Env = append(os.Environ(), streamAdminPasswordEnv+"="+op.adminPassword)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = procAttr()
 	if err := startCmd(cmd); err != nil {

@@ -1,13 +1,15 @@
 package restapi
 
 import (
-	"crypto/sha256"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/kubeauth"
 )
 
 func TestBearerToken(t *testing.T) {
@@ -75,41 +77,21 @@ func TestResolveOU(t *testing.T) {
 	}
 }
 
-func TestAccessKeyIgnoresGroupOrder(t *testing.T) {
-	a := authenticationv1.UserInfo{Username: "u", Groups: []string{"g1", "g2"}}
-	b := authenticationv1.UserInfo{Username: "u", Groups: []string{"g2", "g1"}}
-	acc := access{ou: "ou", verb: "get", resource: resourceName, name: "x"}
-	if accessKey(a, acc) != accessKey(b, acc) {
-		t.Error("group order changes the key")
-	}
-	if accessKey(a, acc) == accessKey(a, access{ou: "ou2", verb: "get", resource: resourceName, name: "x"}) {
-		t.Error("the OU does not change the key")
-	}
-}
-
-func TestTTLCache(t *testing.T) {
-	now := time.Unix(0, 0)
-	c := newTTLCache[int](10*time.Second, 2, func() time.Time { return now })
-	k := func(s string) cacheKey { return cacheKey(sha256.Sum256([]byte(s))) }
-	c.put(k("a"), 1)
-	c.put(k("b"), 2)
-	if v, ok := c.get(k("a")); !ok || v != 1 {
-		t.Fatalf("get a = %v, %v", v, ok)
-	}
-	c.put(k("c"), 3) // evicts b, the least recently used
-	if _, ok := c.get(k("b")); ok {
-		t.Error("b outlived the size bound")
-	}
-	if c.len() != 2 {
-		t.Errorf("len = %d", c.len())
-	}
-	now = now.Add(10 * time.Second)
-	if _, ok := c.get(k("a")); ok {
-		t.Error("a outlived its ttl")
-	}
-	off := newTTLCache[int](-1, 10, nil)
-	off.put(k("a"), 1)
-	if _, ok := off.get(k("a")); ok {
-		t.Error("a disabled cache kept an entry")
+func TestKubeErrorStatuses(t *testing.T) {
+	for _, tc := range []struct {
+		err        error
+		status     int
+		retryAfter int
+	}{
+		{kubeauth.ErrUnauthenticated, http.StatusUnauthorized, 0},
+		{&kubeauth.LimitedError{RetryAfter: 1500 * time.Millisecond}, http.StatusTooManyRequests, 2},
+		{&kubeauth.LimitedError{RetryAfter: time.Millisecond}, http.StatusTooManyRequests, 1},
+		{&kubeauth.UpstreamError{Review: "TokenReview", Temporary: true, Err: errors.New("x")}, http.StatusServiceUnavailable, 1},
+		{&kubeauth.UpstreamError{Review: "TokenReview", Err: errors.New("forbidden")}, http.StatusInternalServerError, 0},
+	} {
+		e := kubeError(tc.err)
+		if e.Status != tc.status || e.retryAfter != tc.retryAfter {
+			t.Errorf("kubeError(%v) = %d, Retry-After %d; want %d, %d", tc.err, e.Status, e.retryAfter, tc.status, tc.retryAfter)
+		}
 	}
 }

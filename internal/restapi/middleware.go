@@ -11,10 +11,12 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
 )
 
-// middleware wraps the mux: a logger and a deadline in each request's
-// context, panics turned into 500s, one log line per request (V(1), and
-// never the Authorization header or a body), and the request counted in
-// the REST metrics by route pattern and status.
+// middleware wraps the mux: a logger, a deadline and the client's address
+// (for the failed-authentication limiter: the connection's own, never a
+// forwarded header a client could forge) in each request's context,
+// panics turned into 500s, one log line per request (V(1), and never the
+// Authorization header or a body), and the request counted in the REST
+// metrics by route pattern and status.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -22,7 +24,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 		defer cancel()
 		reqLog := s.log.WithValues("method", r.Method, "path", r.URL.Path)
-		r = r.WithContext(logr.NewContext(ctx, reqLog))
+		r = r.WithContext(withClientAddr(logr.NewContext(ctx, reqLog), r.RemoteAddr))
 
 		defer func() {
 			if p := recover(); p != nil {

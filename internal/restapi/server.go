@@ -16,6 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/kubeauth"
 )
 
 // The RBAC the shim needs: it writes triggers with the operator's own
@@ -36,14 +38,14 @@ const (
 	DefaultRequestTimeout    = 30 * time.Second
 	DefaultShutdownTimeout   = 20 * time.Second
 	DefaultCacheSyncTimeout  = 5 * time.Second
-	DefaultAuthCacheTTL      = 10 * time.Second
-	DefaultAuthCacheSize     = 4096
+	DefaultAuthCacheTTL      = kubeauth.DefaultCacheTTL
+	DefaultAuthCacheSize     = kubeauth.DefaultCacheSize
 	maxHeaderBytes           = 64 << 10
 )
 
-// Options configure a Server. Cache, APIReader, Writer, TokenReviews and
-// SubjectAccessReviews are required; zero values of the rest take the
-// defaults above.
+// Options configure a Server. Cache, APIReader and Writer are required,
+// and so are TokenReviews (or Authenticator) and SubjectAccessReviews (or
+// Authorizer); zero values of the rest take the defaults above.
 type Options struct {
 	// Addr is the address the shim listens on, such as ":8080".
 	Addr string
@@ -65,6 +67,13 @@ type Options struct {
 	// TokenAudiences, when set, are the audiences a token must be valid
 	// for; empty means the API server's own.
 	TokenAudiences []string
+	// Authenticator and Authorizer, when set, are shared with the other
+	// front doors of the operator (the stream listener), caches and
+	// failed-authentication limiter included; they replace TokenReviews,
+	// TokenAudiences, SubjectAccessReviews and the AuthCache settings.
+	// Unset, the shim builds its own, without a limiter.
+	Authenticator *kubeauth.Authenticator
+	Authorizer    *kubeauth.Authorizer
 
 	// Routes are further endpoints, served behind the same authentication
 	// and authorization.
@@ -136,26 +145,30 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("restapi: Options.APIReader is required")
 	case opts.Writer == nil:
 		return nil, errors.New("restapi: Options.Writer is required")
-	case opts.TokenReviews == nil:
+	case opts.TokenReviews == nil && opts.Authenticator == nil:
 		return nil, errors.New("restapi: Options.TokenReviews is required")
-	case opts.SubjectAccessReviews == nil:
+	case opts.SubjectAccessReviews == nil && opts.Authorizer == nil:
 		return nil, errors.New("restapi: Options.SubjectAccessReviews is required")
 	case (opts.CertFile == "") != (opts.KeyFile == ""):
 		return nil, errors.New("restapi: HTTPS needs both a certificate and a key file")
 	}
 	setDefaults(&opts)
+	authn, authz := opts.Authenticator, opts.Authorizer
+	if authn == nil {
+		authn = kubeauth.NewAuthenticator(opts.TokenReviews, kubeauth.AuthenticatorOptions{
+			Audiences: opts.TokenAudiences,
+			CacheTTL:  opts.AuthCacheTTL,
+			CacheSize: opts.AuthCacheSize,
+		})
+	}
+	if authz == nil {
+		authz = kubeauth.NewAuthorizer(opts.SubjectAccessReviews, opts.AuthCacheTTL, opts.AuthCacheSize)
+	}
 	s := &Server{
-		opts: opts,
-		log:  opts.Logger,
-		authn: &authenticator{
-			reviews:   opts.TokenReviews,
-			audiences: opts.TokenAudiences,
-			cache:     newTTLCache[authResult](opts.AuthCacheTTL, opts.AuthCacheSize, nil),
-		},
-		authz: &authorizer{
-			reviews: opts.SubjectAccessReviews,
-			cache:   newTTLCache[bool](opts.AuthCacheTTL, opts.AuthCacheSize, nil),
-		},
+		opts:  opts,
+		log:   opts.Logger,
+		authn: &authenticator{kube: authn},
+		authz: &authorizer{kube: authz},
 	}
 	mux, err := s.routes()
 	if err != nil {

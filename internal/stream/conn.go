@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 )
 
 // SyncPolicy says when the embedded server fsyncs what it stores.
@@ -54,9 +55,23 @@ type Config struct {
 	// Sync is the embedded server's fsync policy.
 	Sync SyncPolicy
 	// Listen, when not empty, lets NATS clients outside the process reach
-	// the embedded server at this address (host:port). Empty means no
-	// network listener at all: only this process connects, in-process.
+	// the embedded server at this address (host:port; port 0 picks a free
+	// one). Empty means no network listener at all: only this process
+	// connects, in-process. With a listener, every client but this
+	// process's own connection (and the admin user below) is authenticated
+	// by the auth callout service (internal/streamauth), which must run on
+	// NC with CalloutIssuer as its signing key: until it does, clients are
+	// refused.
 	Listen string
+	// TLSCertFile and TLSKeyFile (PEM), when set, make the listener serve
+	// TLS only; TLSClientCAFile, when also set, makes it require client
+	// certificates signed by that CA.
+	TLSCertFile, TLSKeyFile, TLSClientCAFile string
+	// AdminPassword, when set with Listen, lets a client that connects as
+	// the user AdminUser with this password in with every right, past the
+	// auth callout: for the local system's tools and tests, never for
+	// tenants.
+	AdminPassword string
 	// Name identifies this process's connection.
 	Name string
 	// Replicas is how many copies an external cluster keeps of every
@@ -71,6 +86,7 @@ type Conn struct {
 	NC       *nats.Conn
 	JS       jetstream.JetStream
 	embedded *server.Server
+	issuer   nkeys.KeyPair
 	streams  *Streams
 }
 
@@ -103,12 +119,20 @@ func Open(ctx context.Context, cfg Config) (*Conn, error) {
 	c := &Conn{}
 	url := cfg.URL
 	if url == "" {
-		s, err := startEmbedded(cfg)
+		auth, err := newListenerAuth(cfg)
+		if err != nil {
+			return nil, err
+		}
+		s, err := startEmbedded(cfg, auth)
 		if err != nil {
 			return nil, err
 		}
 		c.embedded = s
-		opts = append(opts, nats.InProcessServer(s))
+		opts = append(opts, nats.InProcessServer(s), nats.CustomInboxPrefix(OperatorInboxPrefix))
+		if auth != nil {
+			c.issuer = auth.issuer
+			opts = append(opts, nats.UserInfo(OperatorUser, auth.operatorPassword))
+		}
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
@@ -144,6 +168,11 @@ func (c *Conn) ClientURL() string {
 	return c.embedded.ClientURL()
 }
 
+// CalloutIssuer is the key the auth callout service signs its answers and
+// the users it admits with, or nil when the embedded server has no
+// listener (or the server is external). It never leaves the process.
+func (c *Conn) CalloutIssuer() nkeys.KeyPair { return c.issuer }
+
 // Server is the embedded server, or nil with an external one: other
 // in-process clients (a benchmark's publisher) connect to it with
 // nats.InProcessServer.
@@ -168,7 +197,7 @@ func (c *Conn) Close() {
 	}
 }
 
-func startEmbedded(cfg Config) (*server.Server, error) {
+func startEmbedded(cfg Config, auth *listenerAuth) (*server.Server, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("the embedded stream needs a data directory (--data-dir)")
 	}
@@ -194,10 +223,16 @@ func startEmbedded(cfg Config) (*server.Server, error) {
 			host = "127.0.0.1"
 		}
 		p, err := strconv.Atoi(port)
-		if err != nil {
+		if err != nil || p < 0 || p > 65535 {
 			return nil, fmt.Errorf("stream listen address %q: bad port", cfg.Listen)
 		}
+		if p == 0 {
+			p = server.RANDOM_PORT
+		}
 		opts.Host, opts.Port = host, p
+		if err := auth.apply(opts, cfg); err != nil {
+			return nil, err
+		}
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

@@ -1,0 +1,143 @@
+package streamauth
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	authenticationv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/kubeauth"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+)
+
+// The suite runs the callout service against a real kube-apiserver and
+// etcd (built from source by hack/build-control-plane.sh) with RBAC on, on
+// a real embedded NATS server listening on loopback. Publishers are real
+// service accounts with tokens from the TokenRequest API, connecting over
+// TCP from loopback addresses of their own (127.0.0.0/8), so that the
+// failed-authentication limiter counts each test apart.
+var (
+	testEnv    *envtest.Environment
+	k8sClient  client.Client
+	clientset  kubernetes.Interface
+	operator   *stream.Conn
+	suiteCtx   context.Context
+	cancel     context.CancelFunc
+	serviceRan chan error
+	// service is the callout service under test.
+	service *Service
+	// tokenReviews counts the TokenReviews the service made.
+	tokenReviews = &countingReviews{}
+)
+
+// suiteFailureLimit is the failed-authentication limit of the suite's
+// service, per client address.
+const suiteFailureLimit = 4
+
+func TestStreamAuth(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Stream Auth Suite")
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	suiteCtx, cancel = context.WithCancel(context.Background())
+
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		assets = filepath.Join("..", "..", "bin", "k8s")
+	}
+	_, err := os.Stat(filepath.Join(assets, "kube-apiserver"))
+	Expect(err).NotTo(HaveOccurred(), "no kube-apiserver in %s: run `make test`, which builds the control plane with hack/build-control-plane.sh", assets)
+	testEnv = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: assets,
+	}
+	cfg, err := testEnv.Start()
+	Expect(err).NotTo(HaveOccurred())
+	scheme := runtime.NewScheme()
+	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
+	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	clientset, err = kubernetes.NewForConfig(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	createPublisherRole()
+
+	operator, err = stream.Open(suiteCtx, stream.Config{
+		DataDir: GinkgoT().TempDir(),
+		Sync:    stream.SyncPolicy{Interval: time.Minute},
+		Listen:  "127.0.0.1:0",
+	})
+	Expect(err).NotTo(HaveOccurred())
+	_, err = operator.Ensure(suiteCtx, stream.Layout{History: time.Hour})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(operator.CalloutIssuer()).NotTo(BeNil())
+
+	tokenReviews.next = clientset.AuthenticationV1()
+	service = &Service{
+		Conn:   operator.NC,
+		Issuer: operator.CalloutIssuer(),
+		Authenticator: kubeauth.NewAuthenticator(tokenReviews, kubeauth.AuthenticatorOptions{
+			Limiter: kubeauth.NewFailureLimiter(suiteFailureLimit, time.Minute, 0, nil),
+		}),
+		Authorizer: kubeauth.NewAuthorizer(clientset.AuthorizationV1(), 0, 0),
+		Log:        logf.Log.WithName("streamauth"),
+	}
+	serviceRan = make(chan error, 1)
+	go func() {
+		defer GinkgoRecover()
+		serviceRan <- service.Start(suiteCtx)
+	}()
+})
+
+var _ = AfterSuite(func() {
+	if cancel != nil {
+		cancel()
+	}
+	if serviceRan != nil {
+		Eventually(serviceRan).Should(Receive(BeNil()), "the callout service did not stop cleanly")
+	}
+	if operator != nil {
+		operator.Close()
+	}
+	if testEnv != nil {
+		Expect(testEnv.Stop()).To(Succeed())
+	}
+})
+
+// countingReviews counts the TokenReviews made through it, to the real API
+// server.
+type countingReviews struct {
+	next  authenticationv1client.TokenReviewsGetter
+	count atomic.Int64
+}
+
+func (c *countingReviews) TokenReviews() authenticationv1client.TokenReviewInterface {
+	return countingReviewInterface{TokenReviewInterface: c.next.TokenReviews(), count: &c.count}
+}
+
+type countingReviewInterface struct {
+	authenticationv1client.TokenReviewInterface
+	count *atomic.Int64
+}
+
+func (c countingReviewInterface) Create(ctx context.Context, r *authenticationv1.TokenReview, o metav1.CreateOptions) (*authenticationv1.TokenReview, error) {
+	c.count.Add(1)
+	return c.TokenReviewInterface.Create(ctx, r, o)
+}

@@ -65,9 +65,12 @@ func expectReady(key types.NamespacedName, status metav1.ConditionStatus, reason
 	return c
 }
 
+// secret is a Secret that triggers may reference: it carries the
+// referenceable label.
 func secret(namespace, name string, data map[string]string) *corev1.Secret {
 	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name,
+			Labels: map[string]string{triggersv1alpha1.ReferenceableLabel: triggersv1alpha1.ReferenceableValue}},
 		StringData: data,
 	}
 }

@@ -32,6 +32,10 @@ type MilestoneTriggerReconciler struct {
 	// Gate, when set, learns which triggers have been reconciled, so that
 	// evaluation starts only once the set is complete.
 	Gate *StartupGate
+	// AllowUnlabeledSecrets lets triggers reference Secrets that lack the
+	// label triggers.leadvibe.io/referenceable: "true"; off by default
+	// (--require-referenceable-secrets), see resolve.Resolver.
+	AllowUnlabeledSecrets bool
 }
 
 // +kubebuilder:rbac:groups=triggers.leadvibe.io,resources=milestonetriggers,verbs=get;list;watch
@@ -83,7 +87,7 @@ func (r *MilestoneTriggerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 func (r *MilestoneTriggerReconciler) reconcile(ctx context.Context, obj *triggersv1alpha1.MilestoneTrigger) error {
 	key := client.ObjectKeyFromObject(obj)
 	arm(obj)
-	def, err := resolve.Resolver{Reader: r.APIReader}.Definition(ctx, obj)
+	def, err := resolve.Resolver{Reader: r.APIReader, AllowUnlabeledSecrets: r.AllowUnlabeledSecrets}.Definition(ctx, obj)
 	var invalid *resolve.ConfigError
 	switch {
 	case errors.As(err, &invalid):

@@ -128,5 +128,31 @@ var _ = Describe("MilestoneTrigger schema", func() {
 			"spec.emailMessage", "Too long"),
 		Entry("unknown field", func(s map[string]any) { s["webhook_url"] = "https://hooks.example.com/x" },
 			`unknown field "spec.webhook_url"`),
+		Entry("name with a NUL", func(s map[string]any) { s["name"] = "Hot\x00Lead" },
+			"spec.name", "name must not contain control characters or invalid UTF-8"),
+		Entry("name with a line break", func(s map[string]any) { s["name"] = "Hot\nLead" },
+			"spec.name", "name must not contain control characters or invalid UTF-8"),
+		Entry("name with a C1 control", func(s map[string]any) { s["name"] = "Hot\u0085Lead" },
+			"spec.name", "name must not contain control characters or invalid UTF-8"),
+		Entry("name with invalid UTF-8", func(s map[string]any) { s["name"] = "Hot\xffLead" },
+			"spec.name", "name must not contain control characters or invalid UTF-8"),
+		Entry("emailSubject with an escape", func(s map[string]any) { s["emailSubject"] = "Hot \x1b[31mlead" },
+			"spec.emailSubject", "emailSubject must not contain control characters or invalid UTF-8"),
+		Entry("emailPreheader with a NUL", func(s map[string]any) { s["emailPreheader"] = "a\x00b" },
+			"spec.emailPreheader", "emailPreheader must not contain control characters or invalid UTF-8"),
+		Entry("emailMessage with a NUL", func(s map[string]any) { s["emailMessage"] = "Call them.\n\x00" },
+			"spec.emailMessage", "emailMessage must not contain control characters other than tab and line breaks"),
+		Entry("emailMessage with invalid UTF-8", func(s map[string]any) { s["emailMessage"] = "Call \xc3them" },
+			"spec.emailMessage", "emailMessage must not contain control characters other than tab and line breaks"),
+		Entry("eventType with a control character", func(s map[string]any) { s["eventType"] = "demo\x7frequest" },
+			"spec.eventType", "should match"),
+		Entry("webhookURL with a space", func(s map[string]any) { s["webhookURL"] = "https://hooks.example.com/a b" },
+			"spec.webhookURL", "must not contain spaces, control characters or invalid UTF-8"),
+		Entry("Slack URL with a NUL", func(s map[string]any) { s["slack"] = map[string]any{"webhookURL": "https://hooks.slack.com/x\x00"} },
+			"spec.slack.webhookURL", "must not contain spaces, control characters or invalid UTF-8"),
+		Entry("Secret key with a NUL", func(s map[string]any) {
+			delete(s, "webhookURL")
+			s["webhookURLSecretRef"] = ref("hook", "url\x00")
+		}, "spec.webhookURLSecretRef.key", "should match"),
 	)
 })

@@ -21,11 +21,24 @@ const (
 	// ReasonSecretNotFound: a Secret the trigger references does not exist
 	// in its namespace. The trigger does not fire until it does.
 	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonSecretNotReferenceable: a referenced Secret does not carry the
+	// label ReferenceableLabel with the value "true", so triggers may not
+	// use it. The trigger does not fire until the Secret is labelled.
+	ReasonSecretNotReferenceable = "SecretNotReferenceable"
 	// ReasonSecretKeyNotFound: a referenced Secret exists but lacks the key.
 	ReasonSecretKeyNotFound = "SecretKeyNotFound"
 	// ReasonInvalidSecretValue: a referenced Secret key holds a value the
 	// destination cannot use (for example a URL that is not http or https).
 	ReasonInvalidSecretValue = "InvalidSecretValue"
+)
+
+// ReferenceableLabel is the label a Secret carries, with the value "true"
+// (ReferenceableValue), to let MilestoneTriggers of its namespace reference
+// it. Without it, anyone allowed to edit triggers could make the operator
+// use (sign with, send to) a Secret they may not read themselves.
+const (
+	ReferenceableLabel = "triggers.leadvibe.io/referenceable"
+	ReferenceableValue = "true"
 )
 
 // Reasons of the Delivering condition.

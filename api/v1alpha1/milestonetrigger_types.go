@@ -13,11 +13,12 @@ import (
 type MilestoneTriggerSpec struct {
 	// name is the trigger's display name, shown in notifications and in the
 	// REST API. It is not the resource name (metadata.name), which is the
-	// trigger's id.
+	// trigger's id. One line of text: no control characters.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=200
 	// +kubebuilder:validation:XValidation:rule="self.matches('\\\\S')",message="name must not be blank"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('[\\x00-\\x1f\\x7f-\\x9f\\x{fffd}]')`,message="name must not contain control characters or invalid UTF-8"
 	DisplayName string `json:"name"`
 
 	// eventType, when set, limits firing to events of this type (for example
@@ -50,7 +51,10 @@ type MilestoneTriggerSpec struct {
 	WebhookURL *HTTPURL `json:"webhookURL,omitempty"`
 
 	// webhookURLSecretRef takes the webhook URL from a key of a Secret in the
-	// trigger's namespace. Mutually exclusive with webhookURL.
+	// trigger's namespace. Mutually exclusive with webhookURL. The Secret
+	// must carry the label triggers.leadvibe.io/referenceable: "true"
+	// (ReferenceableLabel) unless the operator runs with
+	// --require-referenceable-secrets=false.
 	// +optional
 	WebhookURLSecretRef *SecretKeyRef `json:"webhookURLSecretRef,omitempty"`
 
@@ -68,22 +72,28 @@ type MilestoneTriggerSpec struct {
 	Emails []EmailAddress `json:"emails,omitempty"`
 
 	// emailSubject is the subject of the notification emails. Defaults to a
-	// subject naming the trigger and the lead.
+	// subject naming the trigger and the lead. One line of text: no
+	// control characters.
 	// +optional
 	// +kubebuilder:validation:MaxLength=200
 	// +kubebuilder:validation:XValidation:rule="!self.contains('\\n') && !self.contains('\\r')",message="emailSubject must be a single line"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('[\\x00-\\x1f\\x7f-\\x9f\\x{fffd}]')`,message="emailSubject must not contain control characters or invalid UTF-8"
 	EmailSubject string `json:"emailSubject,omitempty"`
 
 	// emailPreheader is the preview text shown by mail clients next to the
-	// subject; it is hidden in the body of the email.
+	// subject; it is hidden in the body of the email. One line of text: no
+	// control characters.
 	// +optional
 	// +kubebuilder:validation:MaxLength=200
 	// +kubebuilder:validation:XValidation:rule="!self.contains('\\n') && !self.contains('\\r')",message="emailPreheader must be a single line"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('[\\x00-\\x1f\\x7f-\\x9f\\x{fffd}]')`,message="emailPreheader must not contain control characters or invalid UTF-8"
 	EmailPreheader string `json:"emailPreheader,omitempty"`
 
 	// emailMessage is a message placed in the email before the lead's details.
+	// It may hold tabs and line breaks, but no other control characters.
 	// +optional
 	// +kubebuilder:validation:MaxLength=4000
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\x{fffd}]')`,message="emailMessage must not contain control characters other than tab and line breaks, or invalid UTF-8"
 	EmailMessage string `json:"emailMessage,omitempty"`
 
 	// slack posts a message to a Slack incoming webhook when the trigger fires.
@@ -100,6 +110,7 @@ type MilestoneTriggerSpec struct {
 // +kubebuilder:validation:MinLength=1
 // +kubebuilder:validation:MaxLength=2048
 // +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname().size() > 0",message="must be an absolute http or https URL"
+// +kubebuilder:validation:XValidation:rule=`!self.matches('[\\x00-\\x20\\x7f-\\x9f\\x{fffd}]')`,message="must not contain spaces, control characters or invalid UTF-8"
 type HTTPURL string
 
 // EmailAddress is a single email address, such as sales@example.com.
@@ -123,7 +134,10 @@ type ChatDestination struct {
 	WebhookURLSecretRef *SecretKeyRef `json:"webhookURLSecretRef,omitempty"`
 }
 
-// SecretKeyRef selects a key of a Secret in the trigger's namespace.
+// SecretKeyRef selects a key of a Secret in the trigger's namespace. The
+// Secret must opt in to being referenced with the label
+// triggers.leadvibe.io/referenceable: "true" (ReferenceableLabel), so that
+// a trigger cannot borrow a credential its author may not read.
 type SecretKeyRef struct {
 	// name is the name of the Secret, in the trigger's namespace.
 	// +required

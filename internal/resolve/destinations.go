@@ -26,8 +26,15 @@ func (e *ConfigError) Error() string { return e.Reason + ": " + e.Message }
 // Resolver reads the Secrets a trigger references. Reader should read the
 // API server directly (a manager's APIReader), so that no Secret data sits
 // in a cache.
+//
+// A trigger may use a Secret only when the Secret opts in with the label
+// triggers.leadvibe.io/referenceable: "true": otherwise anyone allowed to
+// edit triggers could make the operator sign with, or send to, a Secret
+// they may not read (a confused deputy). AllowUnlabeledSecrets turns the
+// check off, for a cluster of one tenant (--require-referenceable-secrets=false).
 type Resolver struct {
-	Reader client.Reader
+	Reader                client.Reader
+	AllowUnlabeledSecrets bool
 }
 
 // Definition is the evaluator's and the notifiers' view of obj, with every
@@ -130,6 +137,13 @@ func (r Resolver) secretValue(ctx context.Context, namespace string, ref trigger
 		}
 	case err != nil:
 		return "", fmt.Errorf("reading Secret %q referenced by %s: %w", ref.Name, field, err)
+	}
+	if !r.AllowUnlabeledSecrets && secret.Labels[triggersv1alpha1.ReferenceableLabel] != triggersv1alpha1.ReferenceableValue {
+		return "", &ConfigError{
+			Reason: triggersv1alpha1.ReasonSecretNotReferenceable,
+			Message: fmt.Sprintf("Secret %q referenced by %s does not allow triggers to use it: label it %s=%s",
+				ref.Name, field, triggersv1alpha1.ReferenceableLabel, triggersv1alpha1.ReferenceableValue),
+		}
 	}
 	value, ok := secret.Data[ref.Key]
 	if !ok {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
 )
@@ -87,7 +89,7 @@ func decodeTriggerTree(tree any, mode decodeMode) (*triggerDoc, error) {
 		case "email_preheader":
 			s.EmailPreheader, _ = d.str(k, v)
 		case "email_message":
-			s.EmailMessage, _ = d.str(k, v)
+			s.EmailMessage, _ = d.text(k, v)
 		case "slack":
 			s.Slack = d.chat(k, v)
 		case "teams":
@@ -139,17 +141,58 @@ func (d *fieldDecoder) fail(path, msg string) {
 	}
 }
 
-// str returns a string field; ok is false when it is absent (null).
+// str returns a string field of one line; ok is false when it is absent
+// (null) or invalid. Control characters (line breaks included) and U+FFFD
+// (what invalid UTF-8 decodes to) are refused.
 func (d *fieldDecoder) str(path string, v any) (s string, ok bool) {
+	return d.textOf(path, v, false)
+}
+
+// text is str for a field that may span lines: tab, line feed and
+// carriage return are allowed.
+func (d *fieldDecoder) text(path string, v any) (s string, ok bool) {
+	return d.textOf(path, v, true)
+}
+
+func (d *fieldDecoder) textOf(path string, v any, multiline bool) (string, bool) {
 	switch t := v.(type) {
 	case nil:
 		return "", false
 	case string:
+		if msg := textProblem(t, multiline); msg != "" {
+			d.fail(path, msg)
+			return "", false
+		}
 		return t, true
 	default:
 		d.fail(path, "must be a string")
 		return "", false
 	}
+}
+
+// textProblem says what makes s unfit for a text field, or "" when
+// nothing does: NUL and the other control characters (C0, DEL and C1;
+// tab and line breaks are allowed when multiline; a line break otherwise
+// is "must be a single line"), and U+FFFD, which is
+// what invalid UTF-8 or a lone surrogate escape decodes to. The API
+// server's schema refuses the same characters (api/v1alpha1).
+func textProblem(s string, multiline bool) string {
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError:
+			return fmt.Sprintf("must be valid UTF-8 (found U+FFFD at byte %d)", i)
+		case multiline && (r == '\t' || r == '\n' || r == '\r'):
+		case r == '\n' || r == '\r':
+			// As the schema words it for email_subject and email_preheader.
+			return "must be a single line"
+		case unicode.IsControl(r):
+			if multiline {
+				return fmt.Sprintf("must not contain control characters other than tab and line breaks (found %U at byte %d)", r, i)
+			}
+			return fmt.Sprintf("must not contain control characters (found %U at byte %d)", r, i)
+		}
+	}
+	return ""
 }
 
 func (d *fieldDecoder) integer(path string, v any) (int64, bool) {
@@ -278,9 +321,11 @@ func (d *fieldDecoder) emails(path string, v any) []triggersv1alpha1.EmailAddres
 	}
 	var out []triggersv1alpha1.EmailAddress
 	for i, e := range arr {
-		s, ok := e.(string)
+		s, ok := d.str(fmt.Sprintf("%s[%d]", path, i), e)
 		if !ok {
-			d.fail(fmt.Sprintf("%s[%d]", path, i), "must be a string")
+			if e == nil {
+				d.fail(fmt.Sprintf("%s[%d]", path, i), "must be a string")
+			}
 			continue
 		}
 		out = append(out, triggersv1alpha1.EmailAddress(s))

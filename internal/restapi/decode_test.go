@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -217,6 +219,36 @@ func TestCheckReadOnly(t *testing.T) {
 // FuzzDecodeTrigger checks that the decoder of request bodies never
 // panics, that every refusal is a 400 in the error shape, and that what it
 // accepts survives the trip to the REST representation and back.
+// checkText fails unless every free-text string of an accepted spec is
+// free of control characters (tab and line breaks aside in emailMessage)
+// and of U+FFFD.
+func checkText(t *testing.T, s triggersv1alpha1.MilestoneTriggerSpec) {
+	t.Helper()
+	check := func(field, v string, multiline bool) {
+		for _, r := range v {
+			if r == utf8.RuneError || unicode.IsControl(r) && !(multiline && (r == '\t' || r == '\n' || r == '\r')) {
+				t.Fatalf("accepted %s %q, which holds %U", field, v, r)
+			}
+		}
+	}
+	check("name", s.DisplayName, false)
+	check("event_type", s.EventType, false)
+	check("email_subject", s.EmailSubject, false)
+	check("email_preheader", s.EmailPreheader, false)
+	check("email_message", s.EmailMessage, true)
+	for _, e := range s.Emails {
+		check("emails", string(e), false)
+	}
+	if s.WebhookURL != nil {
+		check("webhook_url", string(*s.WebhookURL), false)
+	}
+	for _, ref := range []*triggersv1alpha1.SecretKeyRef{s.WebhookURLSecretRef, s.WebhookSigningSecretRef} {
+		if ref != nil {
+			check("secret ref", ref.Name+ref.Key, false)
+		}
+	}
+}
+
 func FuzzDecodeTrigger(f *testing.F) {
 	for _, seed := range []string{
 		seedBody,
@@ -227,12 +259,20 @@ func FuzzDecodeTrigger(f *testing.F) {
 		`{"name":"n","score_threshold":"1","emails":[1,null,"a"],"x":{}}`,
 		`{"name":"n","name":"m"}`, `[]`, `null`, `{`, `"x"`, `{"a":[[[[[[]]]]]]}`,
 		`{"name":"\u00e9\ud83d\ude00","score_threshold":0}`,
+		`{"name":"a\u0000","score_threshold":0,"email_message":"a\n\tb\u0085"}`,
+		"{\"name\":\"a\xff\",\"score_threshold\":0}", `{"name":"\ud800","score_threshold":0}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, mode := range []decodeMode{forCreate, forReplace} {
 			doc, err := decodeTrigger(body, mode)
+			if err == nil && !utf8.Valid(body) {
+				t.Fatalf("accepted a body that is not valid UTF-8")
+			}
+			if err == nil {
+				checkText(t, doc.spec)
+			}
 			if err != nil {
 				var e *Error
 				if !errors.As(err, &e) || e.Status != http.StatusBadRequest {
@@ -267,4 +307,33 @@ func FuzzDecodeTrigger(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Go's encoding/json turns invalid UTF-8 into U+FFFD without a word; the
+// decoder checks the body's own bytes and names the field.
+func TestDecodeTriggerRefusesBadText(t *testing.T) {
+	const rest = `,"score_threshold":1}`
+	cases := []struct{ body, field, want string }{
+		{"{\"name\":\"a\xff\"" + rest, "name", "must be valid UTF-8"},
+		{"{\"name\":\"n\",\"slack\":{\"webhook_url\":\"https://x.example.com/\xc3\"}" + rest, "slack.webhook_url", "must be valid UTF-8"},
+		{"{\"name\":\"n\",\"\xff\":1" + rest, "body", "field names must be valid UTF-8"},
+		{"{\"name\":\"n\",\"slack\":{\"\xff\":1}" + rest, "slack", "field names must be valid UTF-8"},
+		{`{"name":"a\ud800"` + rest, "name", "must be valid UTF-8 (found U+FFFD"},
+		{`{"name":"a\u0000"` + rest, "name", "must not contain control characters (found U+0000 at byte 1)"},
+		{`{"name":"n","email_subject":"a\r"` + rest, "email_subject", "must be a single line"},
+		{`{"name":"n","email_message":"a\u007f"` + rest, "email_message", "other than tab and line breaks (found U+007F"},
+		{`{"name":"n","emails":["a@b.c\u0009"]` + rest, "emails[0]", "must not contain control characters"},
+		{`{"name":"n","webhook_signing_secret_ref":{"name":"s\u0000","key":"k"},"webhook_url":"https://x.example.com"` + rest, "webhook_signing_secret_ref.name", "control characters"},
+	}
+	for _, tc := range cases {
+		_, err := decodeTrigger([]byte(tc.body), forCreate)
+		var e *Error
+		if !errors.As(err, &e) || len(e.Fields) != 1 || e.Fields[0].Field != tc.field || !strings.Contains(e.Fields[0].Message, tc.want) {
+			t.Errorf("decodeTrigger(%q) = %v, want one error on %s containing %q", tc.body, err, tc.field, tc.want)
+		}
+	}
+	doc, err := decodeTrigger([]byte(`{"name":"Café 🔥","email_message":"a\n\tb\r\n"`+rest), forCreate)
+	if err != nil || doc.spec.DisplayName != "Café 🔥" || doc.spec.EmailMessage != "a\n\tb\r\n" {
+		t.Errorf("decodeTrigger of good text = %+v, %v", doc, err)
+	}
 }

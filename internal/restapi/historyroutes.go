@@ -3,11 +3,15 @@ package restapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/history"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
 // HistoryFinder answers history queries; *history.Store is the real one.
@@ -29,6 +33,7 @@ type milestoneEvent struct {
 
 	Channel     string `json:"channel,omitempty"`
 	Destination string `json:"destination,omitempty"`
+	Round       int    `json:"round,omitempty"`
 	Attempt     int    `json:"attempt,omitempty"`
 	StatusCode  int    `json:"status_code,omitempty"`
 	Error       string `json:"error,omitempty"`
@@ -57,6 +62,12 @@ func HistoryRoutes(finder HistoryFinder) []Route {
 func historyHandler(finder HistoryFinder, byPath bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		caller, _ := CallerFrom(r.Context())
+		// A trigger id is a name, never a pattern: "*" or ">" in the path
+		// is a trigger that does not exist.
+		if id := r.PathValue("id"); byPath && !validID(id) {
+			WriteError(w, notFound(caller.OU, id))
+			return
+		}
 		q, err := historyQuery(r, caller.OU, byPath)
 		if err != nil {
 			WriteError(w, err)
@@ -89,6 +100,14 @@ func historyQuery(r *http.Request, ou string, byPath bool) (history.Query, error
 		if params.Has("trigger_id") {
 			fields = append(fields, FieldError{Field: "trigger_id", Message: "unknown query parameter here: the trigger is in the path"})
 		}
+	} else if q.Trigger != "" && !validID(q.Trigger) {
+		fields = append(fields, FieldError{Field: "trigger_id", Message: "must be a trigger id: a Kubernetes object name (lowercase letters, digits, '-' and '.')"})
+	}
+	if msg := queryTextProblem(q.LeadID); msg != "" {
+		fields = append(fields, FieldError{Field: "lead_id", Message: msg})
+	}
+	if msg := queryTextProblem(q.Cursor); msg != "" {
+		fields = append(fields, FieldError{Field: "cursor", Message: msg})
 	}
 	for _, p := range []struct {
 		name string
@@ -123,11 +142,29 @@ func historyQuery(r *http.Request, ou string, byPath bool) (history.Query, error
 	return q, nil
 }
 
+// queryTextProblem checks an id given in a query parameter as the event
+// codec checks lead ids: valid UTF-8, no control characters or white
+// space, at most stream.MaxIDLength bytes.
+func queryTextProblem(v string) string {
+	switch {
+	case len(v) > stream.MaxIDLength:
+		return fmt.Sprintf("must be at most %d bytes, got %d", stream.MaxIDLength, len(v))
+	case !utf8.ValidString(v):
+		return "must be valid UTF-8"
+	}
+	for i, r := range v {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return fmt.Sprintf("must not contain white space or control characters (found %U at byte %d)", r, i)
+		}
+	}
+	return ""
+}
+
 func toMilestoneEvent(r history.Record) milestoneEvent {
 	e := milestoneEvent{
 		Kind: r.Kind, FiringID: r.FiringID, TriggerID: r.Trigger, LeadID: r.LeadID, At: r.At,
 		EventID: r.EventID, EventType: r.EventType,
-		Channel: r.Channel, Destination: r.Destination, Attempt: r.Attempt, StatusCode: r.StatusCode,
+		Channel: r.Channel, Destination: r.Destination, Round: r.Round, Attempt: r.Attempt, StatusCode: r.StatusCode,
 		Error: r.Error, Outcome: r.Outcome,
 	}
 	if r.Kind == history.KindFiring {

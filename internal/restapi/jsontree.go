@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 )
 
 const (
@@ -25,14 +26,16 @@ const (
 // repeat a key, nothing but white space may follow the value, and values
 // nest at most maxJSONDepth deep. Objects become map[string]any, arrays
 // []any, numbers json.Number (so that integers keep every digit), and the
-// rest string, bool or nil. Errors are 400s.
+// rest string, bool or nil. Every string, keys included, must be valid
+// UTF-8 in the body's own bytes: encoding/json would silently turn invalid
+// bytes into U+FFFD. Errors are 400s.
 func parseJSON(data []byte) (any, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, newError(http.StatusBadRequest, "request body is empty: want a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	p := &jsonParser{dec: dec}
+	p := &jsonParser{dec: dec, data: data}
 	v, err := p.value("", 0)
 	if err != nil {
 		return nil, err
@@ -44,13 +47,31 @@ func parseJSON(data []byte) (any, error) {
 }
 
 type jsonParser struct {
-	dec *json.Decoder
+	dec  *json.Decoder
+	data []byte
 }
 
-func (p *jsonParser) value(path string, depth int) (any, error) {
+// token reads the next token. A string must be valid UTF-8 as sent; path
+// and msg make the error.
+func (p *jsonParser) token(path, msg string) (json.Token, error) {
+	start := p.dec.InputOffset()
 	tok, err := p.dec.Token()
 	if err != nil {
 		return nil, syntaxError(err)
+	}
+	if _, ok := tok.(string); ok && !utf8.Valid(p.data[start:p.dec.InputOffset()]) {
+		if path == "" {
+			path = "body"
+		}
+		return nil, invalid("invalid request body", []FieldError{{Field: path, Message: msg}})
+	}
+	return tok, nil
+}
+
+func (p *jsonParser) value(path string, depth int) (any, error) {
+	tok, err := p.token(path, "must be valid UTF-8")
+	if err != nil {
+		return nil, err
 	}
 	delim, ok := tok.(json.Delim)
 	if !ok {
@@ -63,9 +84,9 @@ func (p *jsonParser) value(path string, depth int) (any, error) {
 	case '{':
 		obj := map[string]any{}
 		for p.dec.More() {
-			tok, err := p.dec.Token()
+			tok, err := p.token(path, "field names must be valid UTF-8")
 			if err != nil {
-				return nil, syntaxError(err)
+				return nil, err
 			}
 			key, ok := tok.(string)
 			if !ok {

@@ -31,7 +31,7 @@ func resolveOU(h http.Header, user authenticationv1.UserInfo) (string, *Error) {
 			return ou, nil
 		}
 	}
-	if ns, ok := serviceAccountNamespace(user.Username); ok {
+	if ns, ok := serviceAccountNamespace(user.Username); ok && len(validation.IsDNS1123Label(ns)) == 0 {
 		return ns, nil
 	}
 	return "", newError(http.StatusBadRequest, "no OU: set "+OUHeader)

@@ -29,24 +29,31 @@ const maxSimulateBytes = stream.MaxEventBytes + 4<<10
 // evaluator, and answers 200 with whether it would fire, the SPEC rule that
 // decides, and every notification rendered exactly; test notifications are
 // sent only when the request asks. cache reads the trigger (the informer
-// cache); secrets reads the Secrets it references, straight from the API
-// server. 409 when a referenced Secret is missing or invalid.
-func SimulateRoute(cache, secrets client.Reader, cfg simulate.Config) Route {
+// cache); resolver reads the Secrets it references, straight from the API
+// server, as the controller does (same Secret label check). 409 when a
+// referenced Secret is missing, invalid or not referenceable.
+//
+// What is made with a referenced Secret is shown only to a caller that
+// secretAccess allows to get that Secret: otherwise the webhook signature
+// and any destination held in a Secret are redacted (the answer says so),
+// and send_test_notifications is refused with 403.
+func SimulateRoute(cache client.Reader, resolver resolve.Resolver, secretAccess SecretAccess, cfg simulate.Config) Route {
 	return Route{
 		Pattern:     "POST /triggers/{id}/simulate",
 		Verb:        "create",
 		Subresource: SimulateSubresource,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			caller, _ := CallerFrom(r.Context())
-			if err := serveSimulate(w, r, caller.OU, cache, secrets, cfg); err != nil {
+			if err := serveSimulate(w, r, caller, cache, resolver, secretAccess, cfg); err != nil {
 				WriteError(w, err)
 			}
 		}),
 	}
 }
 
-func serveSimulate(w http.ResponseWriter, r *http.Request, ou string, cache, secrets client.Reader, cfg simulate.Config) error {
+func serveSimulate(w http.ResponseWriter, r *http.Request, caller Caller, cache client.Reader, resolver resolve.Resolver, secretAccess SecretAccess, cfg simulate.Config) error {
 	ctx := r.Context()
+	ou := caller.OU
 	id := r.PathValue("id")
 	if !validID(id) {
 		return notFound(ou, id)
@@ -67,13 +74,20 @@ func serveSimulate(w http.ResponseWriter, r *http.Request, ou string, cache, sec
 	if mt.DeletionTimestamp != nil {
 		return notFound(ou, id)
 	}
-	def, err := resolve.Resolver{Reader: secrets}.Definition(ctx, mt)
+	def, err := resolver.Definition(ctx, mt)
 	var config *resolve.ConfigError
 	switch {
 	case errors.As(err, &config):
 		return newError(http.StatusConflict, "trigger "+id+" cannot be simulated until its configuration is fixed: "+config.Message)
 	case err != nil:
 		return internalError(err)
+	}
+	hidden, err := hiddenSecrets(ctx, secretAccess, caller, &mt.Spec)
+	if err != nil {
+		return internalError(err)
+	}
+	if len(hidden) > 0 && req.SendTestNotifications {
+		return refuseTestSends(caller, hidden)
 	}
 	res, err := simulate.Run(ctx, cfg, def, req, now)
 	var input *simulate.InputError
@@ -83,6 +97,7 @@ func serveSimulate(w http.ResponseWriter, r *http.Request, ou string, cache, sec
 	case err != nil:
 		return internalError(err)
 	}
+	redactHidden(&res, hidden)
 	WriteJSON(w, http.StatusOK, res)
 	return nil
 }

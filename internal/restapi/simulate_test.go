@@ -91,11 +91,13 @@ var _ = Describe("POST /triggers/{id}/simulate", func() {
 		editor = newServiceAccount(ou, editorRole)
 	})
 
-	// newSigningSecret creates the Secret holding a webhook signing secret.
+	// newSigningSecret creates the Secret holding a webhook signing
+	// secret, labeled so that triggers may reference it.
 	newSigningSecret := func(name string) {
 		GinkgoHelper()
 		Expect(k8sClient.Create(suiteCtx, &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ou, Name: name},
+			ObjectMeta: metav1.ObjectMeta{Namespace: ou, Name: name,
+				Labels: map[string]string{triggersv1alpha1.ReferenceableLabel: triggersv1alpha1.ReferenceableValue}},
 			StringData: map[string]string{"secret": "whsec_" + base64.StdEncoding.EncodeToString([]byte(signingKey))},
 		})).To(Succeed())
 	}
@@ -106,6 +108,8 @@ var _ = Describe("POST /triggers/{id}/simulate", func() {
 		t := editor.create(ou, `{"name":"Hot Lead Alert","event_type":"demo_request","score_threshold":75,
 			"webhook_url":"`+rcv.URL+`/hook","emails":["sales@example.com"],"email_subject":"Hot lead <b>now</b>",
 			"webhook_signing_secret_ref":{"name":"hook-signing","key":"secret"}}`)
+		// Whoever may read the signing secret may see signatures made with it.
+		editor.grantSecretGet(ou, "hook-signing")
 
 		res := editor.in(ou, http.MethodPost, "/triggers/"+t.ID+"/simulate", `{"previous_score":40,
 			"event":{"id":"evt-789","lead_id":"ld_123","event_type":"demo_request","score":82,"metadata":{"source":"website","page":"/pricing"},"created_at":"2025-01-15T10:00:00Z"}}`).simulation()

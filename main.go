@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -21,12 +22,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
 	"github.com/leadvibe/milestone-triggers-operator/controllers"
 	"github.com/leadvibe/milestone-triggers-operator/internal/history"
+	"github.com/leadvibe/milestone-triggers-operator/internal/kubeauth"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/email"
@@ -35,9 +38,11 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/teams"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/webhook"
 	"github.com/leadvibe/milestone-triggers-operator/internal/pipeline"
+	"github.com/leadvibe/milestone-triggers-operator/internal/resolve"
 	"github.com/leadvibe/milestone-triggers-operator/internal/restapi"
 	"github.com/leadvibe/milestone-triggers-operator/internal/simulate"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/streamauth"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -71,12 +76,25 @@ type options struct {
 	streamListen   string
 	streamReplicas int
 
+	streamTLSCertFile     string
+	streamTLSKeyFile      string
+	streamTLSClientCAFile string
+	apiTokenAudiences     string
+	authFailureLimit      int
+	authFailureWindow     time.Duration
+
 	smtpAddr     string
 	smtpFrom     string
 	smtpStartTLS string
 	denyCIDRs    string
+	allowCIDRs   string
+
+	requireReferenceableSecrets bool
 
 	historyRetention time.Duration
+	streamMaxBytes   string
+	ouEventsPerSec   float64
+	ouEventsBurst    int
 	statusInterval   time.Duration
 
 	deliveryConcurrency    int
@@ -113,21 +131,42 @@ func parseFlags() (options, zap.Options) {
 	flag.IntVar(&o.streamReplicas, "stream-replicas", 1,
 		"How many copies an external NATS cluster keeps of every stream and bucket the operator creates (3 for a three-node cluster). Needs --nats-url above 1.")
 	flag.StringVar(&o.streamListen, "stream-listen", "",
-		"Let NATS clients outside this process publish to the embedded stream at this address, for example 127.0.0.1:4222. Empty: no network listener.")
+		"Let NATS clients outside this process publish to the embedded stream at this address, for example 127.0.0.1:4222. Clients authenticate with a Kubernetes service-account token (TokenReview) and may publish only to the event subjects of the OUs where they may create milestonetriggers/events (SubjectAccessReview); anonymous clients are refused. Empty: no network listener.")
+	flag.StringVar(&o.streamTLSCertFile, "stream-tls-cert-file", "",
+		"PEM certificate (chain) the --stream-listen listener serves TLS with, together with --stream-tls-key-file; clients then connect with tls://. Empty: plain text (a warning is logged unless the listener is on loopback).")
+	flag.StringVar(&o.streamTLSKeyFile, "stream-tls-key-file", "", "PEM private key of --stream-tls-cert-file.")
+	flag.StringVar(&o.streamTLSClientCAFile, "stream-tls-client-ca-file", "",
+		"PEM CA bundle: when set, stream clients must also present a certificate it signed (mutual TLS), besides their token. Needs --stream-tls-cert-file.")
+	flag.StringVar(&o.apiTokenAudiences, "api-token-audiences", "",
+		"Comma-separated audiences the tokens of REST API and stream clients must be valid for (TokenReview), for example milestone-triggers, for tokens minted with kubectl create token <sa> --audience milestone-triggers. Empty: the API server's own audiences.")
+	flag.IntVar(&o.authFailureLimit, "auth-failure-limit", kubeauth.DefaultFailureLimit,
+		"How many failed authentications one client address (an IPv6 /64) may have within --auth-failure-window, over the REST API and the stream listener together, before further attempts are refused without a TokenReview (REST: 429 with Retry-After) until the window passes. 0: no limit.")
+	flag.DurationVar(&o.authFailureWindow, "auth-failure-window", kubeauth.DefaultFailureWindow,
+		"The window of --auth-failure-limit, from an address's first failure.")
 	flag.StringVar(&o.smtpAddr, "smtp-addr", "",
 		"host:port of the SMTP relay for email notifications. Empty disables email. Credentials come from the SMTP_USERNAME and SMTP_PASSWORD environment variables (for example from a Secret), never from flags.")
 	flag.StringVar(&o.smtpFrom, "smtp-from", "",
 		"The From address of email notifications, for example \"Milestone Triggers <triggers@example.com>\".")
 	flag.StringVar(&o.smtpStartTLS, "smtp-starttls", "auto",
 		"STARTTLS with the relay: auto (when offered), always (required) or never.")
-	flag.StringVar(&o.denyCIDRs, "webhook-deny-cidrs", "169.254.0.0/16,fe80::/10",
-		"Comma-separated address ranges that webhook, Slack and Teams targets may not reach, checked after DNS resolution at every connection. The default refuses link-local addresses (cloud metadata services).")
+	flag.StringVar(&o.denyCIDRs, "webhook-deny-cidrs", safehttp.DefaultDenyCIDRs,
+		"Comma-separated address ranges that webhook, Slack and Teams targets (and simulate's test sends) may not reach, checked after DNS resolution at every connection; IPv4-mapped and NAT64 IPv6 forms count as their IPv4 address. The default refuses loopback, unspecified, private (RFC 1918, fc00::/7), shared (100.64.0.0/10), link-local, multicast and cloud metadata addresses. Setting it replaces the whole list; \"\" denies nothing.")
+	flag.StringVar(&o.allowCIDRs, "webhook-allow-cidrs", "",
+		"Comma-separated address ranges that webhook, Slack and Teams targets may reach even though --webhook-deny-cidrs lists them, checked first: the way to allow an in-cluster receiver on purpose, for example 10.96.12.34/32 (one Service's ClusterIP). Empty: no exceptions.")
+	flag.BoolVar(&o.requireReferenceableSecrets, "require-referenceable-secrets", true,
+		"Let a trigger use a Secret only when the Secret carries the label triggers.leadvibe.io/referenceable: \"true\"; a trigger referencing another is not Ready (SecretNotReferenceable). Without the check anyone who may edit triggers can have the operator sign with, or send to, any Secret of the namespace: turn it off (false) only on a cluster of one tenant.")
 	flag.IntVar(&o.deliveryConcurrency, "delivery-concurrency", 64,
 		"How many firings are delivered at once.")
 	flag.IntVar(&o.deliveryPerDestination, "delivery-per-destination", 4,
 		"How many attempts go to one destination (a webhook, Slack or Teams URL, or one trigger's email recipients) at once: a limit that spares receivers many triggers share.")
 	flag.DurationVar(&o.statusInterval, "status-update-interval", 5*time.Second,
 		"How often, at most, a trigger's status (fired count, last firing, delivery health) is patched, and a Fired Event recorded, however often it fires: each busy trigger costs the API server two writes per interval.")
+	flag.StringVar(&o.streamMaxBytes, "stream-max-bytes", stream.DefaultByteLimits.String(),
+		"How much each stream and bucket may hold on disk: comma-separated name=size pairs (Kubernetes quantities); a name left out keeps its default. Full, events, firings, re-sends, leads and deliveries refuse new writes (POST /events answers 507) and history and rejected drop their oldest records.")
+	flag.Float64Var(&o.ouEventsPerSec, "ou-events-per-second", 1000,
+		"How many events a second each OU may publish through POST /events, on average (429 with Retry-After past it). 0: no limit.")
+	flag.IntVar(&o.ouEventsBurst, "ou-events-burst", 10000,
+		"How many events an OU may publish at once through POST /events before --ou-events-per-second applies (at least 1000, a full request).")
 	flag.DurationVar(&o.historyRetention, "history-retention", 30*24*time.Hour,
 		"How long firings and delivery attempts are kept in the history.")
 	zapOpts := zap.Options{Development: false}
@@ -199,6 +238,8 @@ func run(o options) error {
 		APIReader: mgr.GetAPIReader(),
 		Triggers:  triggers,
 		Gate:      gate,
+
+		AllowUnlabeledSecrets: !o.requireReferenceableSecrets,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the MilestoneTrigger controller: %w", err)
 	}
@@ -214,6 +255,14 @@ func run(o options) error {
 		return err
 	}
 	defer conn.Close()
+	authn, authz, err := kubeAuth(cfg, o)
+	if err != nil {
+		return err
+	}
+	if err := addStreamAuth(mgr, conn, authn, authz); err != nil {
+		return err
+	}
+	ctrlmetrics.Registry.MustRegister(stream.NewUsageCollector(conn.JS))
 	ldg := ledger.New(streams)
 	if err := mgr.Add(&pipeline.Pipeline{
 		Streams:  streams,
@@ -260,7 +309,7 @@ func run(o options) error {
 		if o.smtpAddr != "" {
 			sim.EmailFrom = o.smtpFrom
 		}
-		if err := addRESTAPI(mgr, cfg, o, streams, hist, sim); err != nil {
+		if err := addRESTAPI(mgr, cfg, o, streams, hist, sim, authn, authz); err != nil {
 			return err
 		}
 	}
@@ -277,14 +326,23 @@ func run(o options) error {
 }
 
 // buildNotifiers makes a notifier per channel: webhook, Slack and Teams
-// through an HTTP client that refuses the denied ranges, and email when a
-// relay is configured.
+// through one HTTP client that refuses the denied ranges outside the
+// allowed ones, and email when a relay is configured. Simulate's test
+// sends use these notifiers too, so the same policy holds for them.
 func buildNotifiers(o options) ([]notify.Notifier, error) {
 	deny, err := safehttp.ParseCIDRs(o.denyCIDRs)
 	if err != nil {
 		return nil, fmt.Errorf("--webhook-deny-cidrs: %w", err)
 	}
-	client := safehttp.NewClient(deny, 0) // the dispatcher times attempts out
+	allow, err := safehttp.ParseCIDRs(o.allowCIDRs)
+	if err != nil {
+		return nil, fmt.Errorf("--webhook-allow-cidrs: %w", err)
+	}
+	if len(allow) > 0 {
+		setupLog.Info("Webhook targets in these ranges are allowed despite the deny list", "allowed", safehttp.FormatCIDRs(allow))
+	}
+	// The dispatcher times attempts out.
+	client := safehttp.NewClient(safehttp.Policy{Deny: deny, Allow: allow}, 0)
 	notifiers := []notify.Notifier{webhook.New(client), slack.New(client), teams.New(client)}
 	if o.smtpAddr == "" {
 		setupLog.Info("Email notifications are off: no --smtp-addr")
@@ -306,7 +364,8 @@ func buildNotifiers(o options) ([]notify.Notifier, error) {
 // addRESTAPI serves the product's /triggers API on the custom resources,
 // authenticating callers with TokenReview and authorizing each call with
 // a SubjectAccessReview in the caller's OU.
-func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, o options, streams *stream.Streams, hist *history.Store, sim simulate.Config) error {
+func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, o options, streams *stream.Streams, hist *history.Store, sim simulate.Config,
+	authn *kubeauth.Authenticator, authz *kubeauth.Authorizer) error {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -320,10 +379,14 @@ func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, o options, streams *stream.S
 		Writer:               mgr.GetClient(),
 		TokenReviews:         cs.AuthenticationV1(),
 		SubjectAccessReviews: cs.AuthorizationV1(),
+		Authenticator:        authn,
+		Authorizer:           authz,
 		Logger:               ctrl.Log.WithName("restapi"),
 		Routes: append([]restapi.Route{
-			restapi.IngestRoute(streams.Events),
-			restapi.SimulateRoute(mgr.GetCache(), mgr.GetAPIReader(), sim),
+			restapi.IngestRoute(streams.Events, restapi.EventRate{PerSecond: o.ouEventsPerSec, Burst: o.ouEventsBurst}),
+			restapi.SimulateRoute(mgr.GetCache(),
+				resolve.Resolver{Reader: mgr.GetAPIReader(), AllowUnlabeledSecrets: !o.requireReferenceableSecrets},
+				restapi.SecretAccessReviews(cs.AuthorizationV1()), sim),
 			restapi.ResendRoute(streams),
 		}, restapi.HistoryRoutes(hist)...),
 	})
@@ -341,18 +404,29 @@ func openStream(ctx context.Context, o options, channels int) (*stream.Conn, *st
 	if err != nil {
 		return nil, nil, err
 	}
+	limits, err := stream.ParseByteLimits(o.streamMaxBytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--stream-max-bytes: %w", err)
+	}
 	conn, err := stream.Open(ctx, stream.Config{
 		URL:      o.natsURL,
 		DataDir:  o.dataDir,
 		Sync:     sync,
 		Listen:   o.streamListen,
 		Replicas: o.streamReplicas,
+		// The listener's TLS, and the admin user of the local system's
+		// tools (a password from the environment, never a flag).
+		TLSCertFile:     o.streamTLSCertFile,
+		TLSKeyFile:      o.streamTLSKeyFile,
+		TLSClientCAFile: o.streamTLSClientCAFile,
+		AdminPassword:   os.Getenv(streamAdminPasswordEnv),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening the event stream: %w", err)
 	}
 	layout := stream.DefaultLayout
 	layout.History = o.historyRetention
+	layout.Bytes = limits
 	layout.Deliveries = notify.StateTTL(notify.DefaultSchedule)
 	layout.DispatcherAckWait = notify.AckWait(0, channels)
 	// Firings whose attempts are made wait for their history and their
@@ -364,10 +438,59 @@ func openStream(ctx context.Context, o options, channels int) (*stream.Conn, *st
 		conn.Close()
 		return nil, nil, err
 	}
+	if stream.PlainNonLoopbackListener(o.streamListen, o.streamTLSCertFile) {
+		setupLog.Info("Warning: the stream listener is plain text on a non-loopback address: tokens and events cross the network unencrypted; set --stream-tls-cert-file and --stream-tls-key-file", "listen", o.streamListen)
+	}
 	if o.natsURL == "" {
 		setupLog.Info("Embedded event stream ready", "dataDir", o.dataDir, "sync", sync.String(), "clientURL", conn.ClientURL())
 	} else {
 		setupLog.Info("External event stream ready", "url", triggerset.RedactURL(o.natsURL))
 	}
 	return conn, streams, nil
+}
+
+// streamAdminPasswordEnv names the environment variable whose value, when
+// set, lets the stream listener's admin user (stream.AdminUser) in with
+// every right: for the local system's tools and tests, never for tenants.
+const streamAdminPasswordEnv = "STREAM_ADMIN_PASSWORD"
+
+// kubeAuth builds the Kubernetes checks that the REST API and the stream
+// listener share: one TokenReview authenticator (audiences, cache and
+// failed-authentication limiter) and one SubjectAccessReview authorizer.
+func kubeAuth(cfg *rest.Config, o options) (*kubeauth.Authenticator, *kubeauth.Authorizer, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	authn := kubeauth.NewAuthenticator(cs.AuthenticationV1(), kubeauth.AuthenticatorOptions{
+		Audiences: splitList(o.apiTokenAudiences),
+		Limiter:   kubeauth.NewFailureLimiter(o.authFailureLimit, o.authFailureWindow, 0, nil),
+	})
+	return authn, kubeauth.NewAuthorizer(cs.AuthorizationV1(), 0, 0), nil
+}
+
+// addStreamAuth runs the stream listener's auth callout service on the
+// operator's connection, when there is a listener.
+func addStreamAuth(mgr ctrl.Manager, conn *stream.Conn, authn *kubeauth.Authenticator, authz *kubeauth.Authorizer) error {
+	if conn.CalloutIssuer() == nil {
+		return nil
+	}
+	return mgr.Add(&streamauth.Service{
+		Conn:          conn.NC,
+		Issuer:        conn.CalloutIssuer(),
+		Authenticator: authn,
+		Authorizer:    authz,
+		Log:           ctrl.Log.WithName("streamauth"),
+	})
+}
+
+// splitList reads a comma-separated flag value, without blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

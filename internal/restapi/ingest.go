@@ -34,8 +34,13 @@ type ingestResponse struct {
 // events in one, with one fsync, grouped with other requests under way),
 // with their id as the message id; a duplicate within the stream's window
 // is reported, not published twice. 202 says the events are durably in the
-// stream.
-func IngestRoute(events *stream.Writer) Route {
+// stream. Each OU may publish limit's events a second (429 with
+// Retry-After past it, counting every event of a request, before any is
+// published); 507 says the events stream is full (its byte limit): nothing
+// was published, and nothing stored was dropped to make room.
+func IngestRoute(events *stream.Writer, limit EventRate) Route {
+	limit.Burst = max(limit.Burst, stream.MaxBatchEvents)
+	limiter := newOULimiter(limit, nil)
 	return Route{
 		Pattern:     "POST /events",
 		Verb:        "create",
@@ -52,7 +57,15 @@ func IngestRoute(events *stream.Writer) Route {
 				WriteError(w, ingestError(err))
 				return
 			}
+			if err := limiter.admit(caller.OU, len(batch)); err != nil {
+				WriteError(w, err)
+				return
+			}
 			results, err := stream.Publish(r.Context(), events, caller.OU, batch...)
+			if stream.IsFull(err) {
+				WriteError(w, streamFull(err))
+				return
+			}
 			if err != nil {
 				WriteError(w, internalError(err))
 				return
@@ -67,6 +80,17 @@ func IngestRoute(events *stream.Writer) Route {
 			WriteJSON(w, http.StatusAccepted, resp)
 		}),
 	}
+}
+
+// streamFull is the 507 of a POST /events the full events stream refused.
+// Some events of a large request may have been stored before the stream
+// filled: sending the request again is safe, as the stored ones are
+// reported as duplicates.
+func streamFull(err error) *Error {
+	e := newError(http.StatusInsufficientStorage, "the events stream is full (the operator's --stream-max-bytes events limit): no new events are accepted until old ones age out or the limit is raised; events already stored are kept, and sending this request again later is safe")
+	e.retryAfter = 60
+	e.cause = err
+	return e
 }
 
 // ingestError turns the codec's errors into a 400 naming each field.

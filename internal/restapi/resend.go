@@ -50,6 +50,10 @@ func ResendRoute(streams *stream.Streams) Route {
 				WriteError(w, notFiring)
 			case errors.Is(err, notify.ErrNotDeadLettered):
 				WriteError(w, newError(http.StatusConflict, fmt.Sprintf("firing %q has no dead-lettered delivery to re-send", firingID)))
+			case stream.IsFull(err):
+				e := newError(http.StatusInsufficientStorage, "the re-send queue is full (the operator's --stream-max-bytes resends limit); retry once it has drained")
+				e.retryAfter, e.cause = 60, err
+				WriteError(w, e)
 			case err != nil:
 				WriteError(w, internalError(err))
 			default:

@@ -27,6 +27,7 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/webhook"
+	"github.com/leadvibe/milestone-triggers-operator/internal/resolve"
 	"github.com/leadvibe/milestone-triggers-operator/internal/simulate"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
@@ -117,12 +118,13 @@ var _ = BeforeSuite(func() {
 	streams, err := eventStream.Ensure(suiteCtx, stream.Layout{History: time.Hour})
 	Expect(err).NotTo(HaveOccurred())
 	historyStore, firingLedger = history.New(streams), ledger.New(streams)
-	notifiers := []notify.Notifier{webhook.New(safehttp.NewClient(safehttp.DefaultDeny, 5*time.Second))}
+	notifiers := []notify.Notifier{webhook.New(safehttp.NewClient(safehttp.Policy{}, 5*time.Second))}
 
 	srv, err := New(Options{
 		Routes: append([]Route{
-			IngestRoute(streams.Events),
-			SimulateRoute(mgr.GetCache(), mgr.GetAPIReader(), simulate.Config{EmailFrom: "Triggers <triggers@example.com>", Notifiers: notifiers}),
+			IngestRoute(streams.Events, suiteEventRate),
+			SimulateRoute(mgr.GetCache(), resolve.Resolver{Reader: mgr.GetAPIReader()}, SecretAccessReviews(clientset.AuthorizationV1()),
+				simulate.Config{EmailFrom: "Triggers <triggers@example.com>", Notifiers: notifiers}),
 			ResendRoute(streams),
 		}, HistoryRoutes(historyStore)...),
 		Addr:                 "127.0.0.1:0",

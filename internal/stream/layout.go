@@ -37,8 +37,8 @@ const (
 	HistoryStream        = "LEADVIBE_HISTORY"
 	historySubjectPrefix = "leadvibe.history."
 
-	// ResendsStream carries firings asked to be delivered again; the
-	// dispatcher consumes it beside the outbox.
+	// ResendsStream carries re-send commands of dead-lettered firings;
+	// the dispatcher consumes it beside the outbox and carries them out.
 	ResendsStream        = "LEADVIBE_RESENDS"
 	resendsSubjectPrefix = "leadvibe.resend."
 
@@ -56,24 +56,39 @@ const (
 )
 
 // EventSubject is the subject an OU's events are published to. Namespace
-// names are DNS labels, which are valid subject tokens.
-func EventSubject(ou string) string { return eventsSubjectPrefix + ou }
+// names are DNS labels, which are valid subject tokens; like every subject
+// helper here it encodes names into one literal token (nameToken), so it
+// never produces a wildcard.
+func EventSubject(ou string) string { return eventsSubjectPrefix + nameToken(ou) }
 
 // RejectedSubject is the subject an OU's rejected events are recorded on.
-func RejectedSubject(ou string) string { return rejectedSubjectPrefix + ou }
+func RejectedSubject(ou string) string { return rejectedSubjectPrefix + nameToken(ou) }
 
 // FiringSubject is the outbox subject of one firing.
-func FiringSubject(ou, firingID string) string { return firingsSubjectPrefix + ou + "." + firingID }
+func FiringSubject(ou, firingID string) string {
+	return firingsSubjectPrefix + nameToken(ou) + "." + idToken(firingID)
+}
 
-// HistorySubject is the history subject of one trigger of an OU; "*" as
-// the trigger reads the whole OU.
-func HistorySubject(ou, trigger string) string { return historySubjectPrefix + ou + "." + trigger }
+// HistorySubject is the history subject of one trigger of an OU. A
+// trigger name is one token whatever it holds: "*" is a name, not a
+// wildcard (HistoryOUFilter reads the whole OU), and "a.b" is not "a".
+func HistorySubject(ou, trigger string) string {
+	return historySubjectPrefix + nameToken(ou) + "." + nameToken(trigger)
+}
+
+// HistoryOUFilter is the subject filter that reads the history of every
+// trigger of an OU.
+func HistoryOUFilter(ou string) string { return historySubjectPrefix + nameToken(ou) + ".*" }
 
 // ResendSubject is the subject a re-send of one firing is queued on.
-func ResendSubject(ou, firingID string) string { return resendsSubjectPrefix + ou + "." + firingID }
+func ResendSubject(ou, firingID string) string {
+	return resendsSubjectPrefix + nameToken(ou) + "." + idToken(firingID)
+}
 
-// KeySubject is the subject a key of a bucket is written on.
-func KeySubject(bucket, key string) string { return "$KV." + bucket + "." + key }
+// KeySubject is the subject a key of a bucket is written on. The key's
+// "."-separated parts stay tokens; a character keys may not hold is
+// escaped (keyTokens), so no key makes a wildcard.
+func KeySubject(bucket, key string) string { return "$KV." + bucket + "." + keyTokens(key) }
 
 // BucketStream is the stream that holds a bucket: what its writer writes
 // and its stream metrics name.
@@ -102,6 +117,10 @@ type Layout struct {
 	// DispatcherMaxAckPending how many it may hold (default 1024).
 	DispatcherAckWait       time.Duration
 	DispatcherMaxAckPending int
+	// Bytes bounds what each stream and bucket holds on disk, and says
+	// which refuse new writes when full (see ByteLimits); a zero limit
+	// takes its default (DefaultByteLimits).
+	Bytes ByteLimits
 }
 
 // DefaultLayout is the layout with every default.
@@ -113,6 +132,7 @@ var DefaultLayout = Layout{
 	Deliveries:              3 * 24 * time.Hour,
 	DispatcherAckWait:       2 * time.Minute,
 	DispatcherMaxAckPending: 1024,
+	Bytes:                   DefaultByteLimits,
 }
 
 func (l Layout) withDefaults() Layout {
@@ -131,20 +151,24 @@ func (l Layout) withDefaults() Layout {
 	if l.DispatcherMaxAckPending <= 0 {
 		l.DispatcherMaxAckPending = d.DispatcherMaxAckPending
 	}
+	l.Bytes = l.Bytes.withDefaults()
 	return l
 }
 
 func (l Layout) streams() []jetstream.StreamConfig {
 	return []jetstream.StreamConfig{{
-		Name:               EventsStream,
-		Description:        "Lead engagement events, one subject per OU",
-		Subjects:           []string{eventsSubjectPrefix + "*"},
-		Storage:            jetstream.FileStorage,
-		Retention:          jetstream.LimitsPolicy,
-		MaxAge:             l.Events,
-		Duplicates:         l.Duplicates,
-		MaxMsgSize:         MaxEventBytes,
-		Discard:            jetstream.DiscardOld,
+		Name:        EventsStream,
+		Description: "Lead engagement events, one subject per OU",
+		Subjects:    []string{eventsSubjectPrefix + "*"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      l.Events,
+		Duplicates:  l.Duplicates,
+		MaxMsgSize:  MaxEventBytes,
+		MaxBytes:    l.Bytes.Events,
+		// Full, it refuses new events (POST /events answers 507) rather
+		// than dropping old ones the evaluator may not have read.
+		Discard:            jetstream.DiscardNew,
 		AllowAtomicPublish: true,
 	}, {
 		Name:               RejectedStream,
@@ -152,6 +176,7 @@ func (l Layout) streams() []jetstream.StreamConfig {
 		Subjects:           []string{rejectedSubjectPrefix + "*"},
 		Storage:            jetstream.FileStorage,
 		MaxAge:             l.Events,
+		MaxBytes:           l.Bytes.Rejected,
 		Duplicates:         l.Duplicates,
 		Discard:            jetstream.DiscardOld,
 		AllowAtomicPublish: true,
@@ -165,24 +190,32 @@ func (l Layout) streams() []jetstream.StreamConfig {
 		// One message per firing subject: a second write of the same
 		// firing is refused by its expected-sequence check (no time
 		// window), and this keeps the subject from ever holding two.
-		MaxMsgsPerSubject:  1,
-		Discard:            jetstream.DiscardOld,
+		MaxMsgsPerSubject: 1,
+		MaxBytes:          l.Bytes.Firings,
+		// Full, it refuses new firings: the evaluator waits, and no
+		// firing is dropped before it is delivered.
+		Discard:            jetstream.DiscardNew,
 		AllowAtomicPublish: true,
 	}, {
-		Name:               HistoryStream,
-		Description:        "Firings and delivery attempts, one subject per OU and trigger",
-		Subjects:           []string{historySubjectPrefix + "*.*"},
-		Storage:            jetstream.FileStorage,
-		MaxAge:             l.History,
-		Duplicates:         l.Duplicates,
+		Name:        HistoryStream,
+		Description: "Firings and delivery attempts, one subject per OU and trigger",
+		Subjects:    []string{historySubjectPrefix + "*.*"},
+		Storage:     jetstream.FileStorage,
+		MaxAge:      l.History,
+		MaxBytes:    l.Bytes.History,
+		Duplicates:  l.Duplicates,
+		// Full, the oldest records go first: history must not stop
+		// deliveries.
 		Discard:            jetstream.DiscardOld,
 		AllowAtomicPublish: true,
 	}, {
 		Name:               ResendsStream,
-		Description:        "Dead-lettered firings asked to be delivered again",
+		Description:        "Re-send commands of dead-lettered firings, carried out by the dispatcher",
 		Subjects:           []string{resendsSubjectPrefix + "*.*"},
 		Storage:            jetstream.FileStorage,
 		Retention:          jetstream.WorkQueuePolicy,
+		MaxBytes:           l.Bytes.Resends,
+		Discard:            jetstream.DiscardNew,
 		Duplicates:         time.Minute,
 		AllowAtomicPublish: true,
 	}}
@@ -193,12 +226,14 @@ func (l Layout) buckets() []jetstream.KeyValueConfig {
 		Bucket:      LeadsBucket,
 		Description: "Lead states: last score, pending crossings, last applied event; and the readers' checkpoints",
 		History:     1,
+		MaxBytes:    l.Bytes.Leads,
 		Storage:     jetstream.FileStorage,
 	}, {
 		Bucket:      DeliveriesBucket,
 		Description: "Delivery progress of each firing, per channel",
 		History:     1,
 		TTL:         l.Deliveries,
+		MaxBytes:    l.Bytes.Deliveries,
 		Storage:     jetstream.FileStorage,
 	}}
 }

@@ -63,6 +63,7 @@ func newOU(name string) testOU {
 	Expect(controlPlane.CreateOU(suiteCtx, name)).To(Succeed())
 	token := serviceAccountToken(name, "e2e-editor", roles[localsystem.EditorRoleFile], roles[localsystem.EventPublisherRoleFile])
 	mustKubectl("", "-n", name, "create", "secret", "generic", signingSecretName, "--from-literal=signing-secret="+signingSecret)
+	mustKubectl("", "-n", name, "label", "secret", signingSecretName, "triggers.leadvibe.io/referenceable=true")
 	return testOU{name: name, api: apiClient{token: token}}
 }
 

@@ -129,9 +129,10 @@ var _ = BeforeSuite(func() {
 			"--smtp-from", smtpFrom,
 			// The test relay offers no STARTTLS and needs no credentials.
 			"--smtp-starttls", "never",
-			// The default: link-local ranges only, so the receiver on
-			// loopback is reachable.
-			"--webhook-deny-cidrs", "169.254.0.0/16,fe80::/10",
+			// The default --webhook-deny-cidrs, with the local system's
+			// --webhook-allow-cidrs=127.0.0.1/32 (localsystem's Args), so
+			// the receiver on 127.0.0.1 is reachable and the rest of
+			// loopback is not.
 		},
 	})
 	Expect(err).NotTo(HaveOccurred())

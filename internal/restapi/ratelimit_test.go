@@ -1,0 +1,91 @@
+package restapi
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+)
+
+// suiteEventRate is the suite's per-OU limit of POST /events: three full
+// requests at once, then a slow refill. Every spec publishes in an OU of
+// its own, so only the spec below comes near it.
+var suiteEventRate = EventRate{PerSecond: 100, Burst: 3000}
+
+func TestOULimiterRefillsAndKeepsOUsApart(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l := newOULimiter(EventRate{PerSecond: 10, Burst: 100}, func() time.Time { return now })
+	if err := l.admit("a", 100); err != nil {
+		t.Fatalf("a full burst: %v", err)
+	}
+	e := l.admit("a", 20)
+	if e == nil || e.Status != http.StatusTooManyRequests || e.retryAfter != 2 {
+		t.Fatalf("20 more at once: %+v, want 429 with Retry-After 2", e)
+	}
+	if err := l.admit("b", 100); err != nil {
+		t.Fatalf("another OU is limited by the first one's use: %v", err)
+	}
+	now = now.Add(2 * time.Second)
+	if err := l.admit("a", 20); err != nil {
+		t.Fatalf("after the Retry-After the refused request was not admitted: %v", err)
+	}
+	if e := l.admit("a", 1); e == nil {
+		t.Fatal("a refused request took no tokens, but the next one found the bucket refilled beyond its rate")
+	}
+	if err := (*ouLimiter)(nil).admit("a", 1e6); err != nil {
+		t.Fatal("no limiter limits")
+	}
+	if err := newOULimiter(EventRate{}, nil).admit("a", 1e6); err != nil {
+		t.Fatal("a zero rate limits")
+	}
+}
+
+var _ = Describe("POST /events rate limit", func() {
+	batch := func(from int) string {
+		var b strings.Builder
+		b.WriteString(`{"events":[`)
+		for i := range 1000 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"id":"rl-%d","lead_id":"ld_%d","event_type":"page_view","score":1}`, from+i, i%7)
+		}
+		b.WriteString(`]}`)
+		return b.String()
+	}
+
+	It("answers 429 with Retry-After once an OU has used its burst, and publishes nothing of the refused request", func() {
+		ou, other := newOU(), newOU()
+		tool := newServiceAccount(ou, "")
+		grantPublisher(tool, ou)
+		for n := range 3 {
+			r := tool.do(http.MethodPost, "/events", batch(n*1000))
+			Expect(r.status).To(Equal(http.StatusAccepted), string(r.body))
+		}
+		r := tool.do(http.MethodPost, "/events", batch(3000))
+		Expect(r.status).To(Equal(http.StatusTooManyRequests), string(r.body))
+		Expect(string(r.body)).To(ContainSubstring("over its event rate limit"))
+		after, err := strconv.Atoi(r.header.Get("Retry-After"))
+		Expect(err).NotTo(HaveOccurred(), "Retry-After %q", r.header.Get("Retry-After"))
+		Expect(after).To(BeNumerically(">=", 9), "1000 events at 100 a second")
+		st, err := eventStream.JS.Stream(suiteCtx, stream.EventsStream)
+		Expect(err).NotTo(HaveOccurred())
+		msg, err := st.GetLastMsgForSubject(suiteCtx, stream.EventSubject(ou))
+		Expect(err).NotTo(HaveOccurred())
+		ev, err := stream.DecodeEvent(msg.Data, msg.Time)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ev.ID).To(Equal("rl-2999"), "the refused request published nothing")
+
+		otherTool := newServiceAccount(other, "")
+		grantPublisher(otherTool, other)
+		r = otherTool.do(http.MethodPost, "/events", batch(0))
+		Expect(r.status).To(Equal(http.StatusAccepted), "another OU has its own limit: %s", r.body)
+	})
+})

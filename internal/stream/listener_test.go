@@ -2,75 +2,24 @@ package stream
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/testcert"
 )
-
-// selfSigned writes a certificate for 127.0.0.1 and its key, and returns
-// their paths and a pool trusting the certificate.
-func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	return selfSignedFor(t, x509.ExtKeyUsageServerAuth)
-}
-
-// selfSignedFor is selfSigned for a use: a server's or a client's.
-func selfSignedFor(t *testing.T, use x509.ExtKeyUsage) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "stream-test"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{use},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
-}
 
 // TestListenerTLSAndAdmin: with TLS files the listener speaks TLS only;
 // the admin user gets in with every right, anyone else waits for the
 // callout service (not running here) and is refused; the operator's own
 // in-process connection keeps its rights.
 func TestListenerTLSAndAdmin(t *testing.T) {
-	certFile, keyFile, pool := selfSigned(t)
+	certFile, keyFile, pool := testcert.Files(t)
 	conn, err := Open(context.Background(), Config{
 		DataDir:       t.TempDir(),
 		Sync:          SyncPolicy{Interval: time.Minute},
@@ -136,7 +85,7 @@ func TestListenerTLSAndAdmin(t *testing.T) {
 }
 
 func TestListenerConfigErrors(t *testing.T) {
-	certFile, keyFile, _ := selfSigned(t)
+	certFile, keyFile, _ := testcert.Files(t)
 	for name, cfg := range map[string]Config{
 		"cert without key": {Listen: "127.0.0.1:0", TLSCertFile: certFile},
 		"key without cert": {Listen: "127.0.0.1:0", TLSKeyFile: keyFile},
@@ -155,8 +104,8 @@ func TestListenerConfigErrors(t *testing.T) {
 // TestListenerClientCertificates: with a client CA, a client needs a
 // certificate it signed, besides its credentials.
 func TestListenerClientCertificates(t *testing.T) {
-	certFile, keyFile, pool := selfSigned(t)
-	clientCert, clientKey, _ := selfSignedFor(t, x509.ExtKeyUsageClientAuth)
+	certFile, keyFile, pool := testcert.Files(t)
+	clientCert, clientKey, _ := testcert.FilesFor(t, x509.ExtKeyUsageClientAuth)
 	conn, err := Open(context.Background(), Config{
 		DataDir:         t.TempDir(),
 		Sync:            SyncPolicy{Interval: time.Minute},

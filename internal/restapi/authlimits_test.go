@@ -1,44 +1,21 @@
 package restapi
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	authenticationv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/kubeauth"
+	"github.com/leadvibe/milestone-triggers-operator/internal/kubeauth/kubeauthtest"
 )
-
-// countingReviews counts the TokenReviews made through it, to the real API
-// server.
-type countingReviews struct {
-	next  authenticationv1client.TokenReviewsGetter
-	count atomic.Int64
-}
-
-func (c *countingReviews) TokenReviews() authenticationv1client.TokenReviewInterface {
-	return countingReviewInterface{TokenReviewInterface: c.next.TokenReviews(), count: &c.count}
-}
-
-type countingReviewInterface struct {
-	authenticationv1client.TokenReviewInterface
-	count *atomic.Int64
-}
-
-func (c countingReviewInterface) Create(ctx context.Context, r *authenticationv1.TokenReview, o metav1.CreateOptions) (*authenticationv1.TokenReview, error) {
-	c.count.Add(1)
-	return c.TokenReviewInterface.Create(ctx, r, o)
-}
 
 // shimWith serves another shim, over the suite's API server, with authn
 // as its authenticator; the specs call it over loopback, so that its
@@ -101,7 +78,7 @@ var _ = Describe("Token audiences and the failed-authentication limiter", func()
 	It("answers 429 with Retry-After, without a TokenReview, to an address past its failures", func() {
 		ou := newOU()
 		c := newServiceAccount(ou, viewerRole)
-		reviews := &countingReviews{next: clientset.AuthenticationV1()}
+		reviews := &kubeauthtest.CountingReviews{Next: clientset.AuthenticationV1()}
 		const limit = 3
 		ts := shimWith(kubeauth.NewAuthenticator(reviews, kubeauth.AuthenticatorOptions{
 			Limiter: kubeauth.NewFailureLimiter(limit, time.Minute, 0, nil),
@@ -110,7 +87,7 @@ var _ = Describe("Token audiences and the failed-authentication limiter", func()
 		for i := range limit {
 			Expect(listTriggers(ts, fmt.Sprintf("random-%d", i)).StatusCode).To(Equal(http.StatusUnauthorized))
 		}
-		before := reviews.count.Load()
+		before := reviews.Count()
 		Expect(before).To(Equal(int64(1 + limit)))
 		for i := range 20 {
 			resp := listTriggers(ts, fmt.Sprintf("more-random-%d", i))
@@ -121,6 +98,6 @@ var _ = Describe("Token audiences and the failed-authentication limiter", func()
 		}
 		// The right token too, from this address, until the window passes.
 		Expect(listTriggers(ts, c.token).StatusCode).To(Equal(http.StatusTooManyRequests))
-		Expect(reviews.count.Load()).To(Equal(before), "a limited address caused TokenReviews")
+		Expect(reviews.Count()).To(Equal(before), "a limited address caused TokenReviews")
 	})
 })

@@ -179,7 +179,7 @@ var _ = Describe("The stream listener", func() {
 			_, err := connect(source, nats.Token(fmt.Sprintf("random-token-%d", i)))
 			Expect(err).To(MatchError(ContainSubstring(authViolation)))
 		}
-		before := tokenReviews.count.Load()
+		before := tokenReviews.Count()
 		for i := range 10 {
 			_, err := connect(source, nats.Token(fmt.Sprintf("more-random-token-%d", i)))
 			Expect(err).To(MatchError(ContainSubstring(authViolation)))
@@ -187,7 +187,7 @@ var _ = Describe("The stream listener", func() {
 		// Even the right token, from this address, until the window passes.
 		_, err := connect(source, nats.Token(p.token))
 		Expect(err).To(MatchError(ContainSubstring(authViolation)))
-		Expect(tokenReviews.count.Load()).To(Equal(before), "a limited address caused TokenReviews")
+		Expect(tokenReviews.Count()).To(Equal(before), "a limited address caused TokenReviews")
 
 		// Another address is not limited.
 		mustConnect(newSource(), nats.Token(p.token), nats.CustomInboxPrefix(InboxPrefix(p.user)))

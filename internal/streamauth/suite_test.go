@@ -4,24 +4,21 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	authenticationv1 "k8s.io/api/authentication/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	authenticationv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/kubeauth"
+	"github.com/leadvibe/milestone-triggers-operator/internal/kubeauth/kubeauthtest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
@@ -42,7 +39,7 @@ var (
 	// service is the callout service under test.
 	service *Service
 	// tokenReviews counts the TokenReviews the service made.
-	tokenReviews = &countingReviews{}
+	tokenReviews = &kubeauthtest.CountingReviews{}
 )
 
 // suiteFailureLimit is the failed-authentication limit of the suite's
@@ -89,7 +86,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	Expect(operator.CalloutIssuer()).NotTo(BeNil())
 
-	tokenReviews.next = clientset.AuthenticationV1()
+	tokenReviews.Next = clientset.AuthenticationV1()
 	service = &Service{
 		Conn:   operator.NC,
 		Issuer: operator.CalloutIssuer(),
@@ -120,24 +117,3 @@ var _ = AfterSuite(func() {
 		Expect(testEnv.Stop()).To(Succeed())
 	}
 })
-
-// countingReviews counts the TokenReviews made through it, to the real API
-// server.
-type countingReviews struct {
-	next  authenticationv1client.TokenReviewsGetter
-	count atomic.Int64
-}
-
-func (c *countingReviews) TokenReviews() authenticationv1client.TokenReviewInterface {
-	return countingReviewInterface{TokenReviewInterface: c.next.TokenReviews(), count: &c.count}
-}
-
-type countingReviewInterface struct {
-	authenticationv1client.TokenReviewInterface
-	count *atomic.Int64
-}
-
-func (c countingReviewInterface) Create(ctx context.Context, r *authenticationv1.TokenReview, o metav1.CreateOptions) (*authenticationv1.TokenReview, error) {
-	c.count.Add(1)
-	return c.TokenReviewInterface.Create(ctx, r, o)
-}

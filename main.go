@@ -38,6 +38,7 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/teams"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/webhook"
 	"github.com/leadvibe/milestone-triggers-operator/internal/pipeline"
+	"github.com/leadvibe/milestone-triggers-operator/internal/ratelimit"
 	"github.com/leadvibe/milestone-triggers-operator/internal/resolve"
 	"github.com/leadvibe/milestone-triggers-operator/internal/restapi"
 	"github.com/leadvibe/milestone-triggers-operator/internal/simulate"
@@ -164,9 +165,9 @@ func parseFlags() (options, zap.Options) {
 	flag.StringVar(&o.streamMaxBytes, "stream-max-bytes", stream.DefaultByteLimits.String(),
 		"How much each stream and bucket may hold on disk: comma-separated name=size pairs (Kubernetes quantities); a name left out keeps its default. Full, events, firings, re-sends, leads and deliveries refuse new writes (POST /events answers 507) and history and rejected drop their oldest records.")
 	flag.Float64Var(&o.ouEventsPerSec, "ou-events-per-second", 1000,
-		"How many events a second each OU may publish through POST /events, on average (429 with Retry-After past it). 0: no limit.")
+		"How many events a second each OU may publish, on average, through POST /events and the stream listener together: past it, POST /events answers 429 with Retry-After, and the listener closes the OU's connections and refuses them until the OU is back within its budget. 0: no limit.")
 	flag.IntVar(&o.ouEventsBurst, "ou-events-burst", 10000,
-		"How many events an OU may publish at once through POST /events before --ou-events-per-second applies (at least 1000, a full request).")
+		"How many events an OU may publish at once before --ou-events-per-second applies (at least 1000, a full request).")
 	flag.DurationVar(&o.historyRetention, "history-retention", 30*24*time.Hour,
 		"How long firings and delivery attempts are kept in the history.")
 	zapOpts := zap.Options{Development: false}
@@ -259,7 +260,9 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	if err := addStreamAuth(mgr, conn, authn, authz); err != nil {
+	// One per-OU event budget for POST /events and the stream listener.
+	limits := ratelimit.New(ratelimit.Rate{PerSecond: o.ouEventsPerSec, Burst: o.ouEventsBurst}, stream.MaxBatchEvents, nil)
+	if err := addStreamAuth(mgr, conn, authn, authz, limits); err != nil {
 		return err
 	}
 	ctrlmetrics.Registry.MustRegister(stream.NewUsageCollector(conn.JS))
@@ -309,7 +312,7 @@ func run(o options) error {
 		if o.smtpAddr != "" {
 			sim.EmailFrom = o.smtpFrom
 		}
-		if err := addRESTAPI(mgr, cfg, o, streams, hist, sim, authn, authz); err != nil {
+		if err := addRESTAPI(mgr, cfg, o, streams, hist, sim, authn, authz, limits); err != nil {
 			return err
 		}
 	}
@@ -365,7 +368,7 @@ func buildNotifiers(o options) ([]notify.Notifier, error) {
 // authenticating callers with TokenReview and authorizing each call with
 // a SubjectAccessReview in the caller's OU.
 func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, o options, streams *stream.Streams, hist *history.Store, sim simulate.Config,
-	authn *kubeauth.Authenticator, authz *kubeauth.Authorizer) error {
+	authn *kubeauth.Authenticator, authz *kubeauth.Authorizer, limits *ratelimit.OUs) error {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -383,7 +386,7 @@ func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, o options, streams *stream.S
 		Authorizer:           authz,
 		Logger:               ctrl.Log.WithName("restapi"),
 		Routes: append([]restapi.Route{
-			restapi.IngestRoute(streams.Events, restapi.EventRate{PerSecond: o.ouEventsPerSec, Burst: o.ouEventsBurst}),
+			restapi.IngestRoute(streams.Events, limits),
 			restapi.SimulateRoute(mgr.GetCache(),
 				resolve.Resolver{Reader: mgr.GetAPIReader(), AllowUnlabeledSecrets: !o.requireReferenceableSecrets},
 				restapi.SecretAccessReviews(cs.AuthorizationV1()), sim),
@@ -470,16 +473,25 @@ func kubeAuth(cfg *rest.Config, o options) (*kubeauth.Authenticator, *kubeauth.A
 }
 
 // addStreamAuth runs the stream listener's auth callout service on the
-// operator's connection, when there is a listener.
-func addStreamAuth(mgr ctrl.Manager, conn *stream.Conn, authn *kubeauth.Authenticator, authz *kubeauth.Authorizer) error {
+// operator's connection, and the throttle that holds its publishers to
+// their OUs' event budget, when there is a listener.
+func addStreamAuth(mgr ctrl.Manager, conn *stream.Conn, authn *kubeauth.Authenticator, authz *kubeauth.Authorizer, limits *ratelimit.OUs) error {
 	if conn.CalloutIssuer() == nil {
 		return nil
+	}
+	var throttle *streamauth.Throttle
+	if limits.Limited() {
+		throttle = &streamauth.Throttle{Server: conn.Server(), Limits: limits, Log: ctrl.Log.WithName("stream-throttle")}
+		if err := mgr.Add(throttle); err != nil {
+			return err
+		}
 	}
 	return mgr.Add(&streamauth.Service{
 		Conn:          conn.NC,
 		Issuer:        conn.CalloutIssuer(),
 		Authenticator: authn,
 		Authorizer:    authz,
+		Throttle:      throttle,
 		Log:           ctrl.Log.WithName("streamauth"),
 	})
 }

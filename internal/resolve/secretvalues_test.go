@@ -71,7 +71,7 @@ func TestParseSigningSecrets(t *testing.T) {
 const canary = "Kc4nary7f3aQ"
 
 func FuzzParseWebhookURL(f *testing.F) {
-	for _, seed := range []string{"https://hooks.example.com/x?token=abc", "ftp://x", "", "https://", "http://[::1]:80/", "%", "https://u:p@h/"} {
+	for _, seed := range []string{"https://hooks.example.com/x?token=abc", "ftp://x", "", "https://", "http://[::1]:80/", "%", "https://u:p@h/", "httpS://"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
@@ -82,7 +82,8 @@ func FuzzParseWebhookURL(f *testing.F) {
 			}
 			return
 		}
-		if !strings.HasPrefix(got, "http://") && !strings.HasPrefix(got, "https://") {
+		// Schemes are case-insensitive (RFC 3986): "HTTPS://" is https.
+		if lower := strings.ToLower(got); !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
 			t.Fatalf("accepted %q, which is not an http(s) URL", got)
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/ratelimit"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
@@ -34,13 +35,12 @@ type ingestResponse struct {
 // events in one, with one fsync, grouped with other requests under way),
 // with their id as the message id; a duplicate within the stream's window
 // is reported, not published twice. 202 says the events are durably in the
-// stream. Each OU may publish limit's events a second (429 with
-// Retry-After past it, counting every event of a request, before any is
-// published); 507 says the events stream is full (its byte limit): nothing
-// was published, and nothing stored was dropped to make room.
-func IngestRoute(events *stream.Writer, limit EventRate) Route {
-	limit.Burst = max(limit.Burst, stream.MaxBatchEvents)
-	limiter := newOULimiter(limit, nil)
+// stream. Each OU may publish within its budget in limits, shared with
+// the stream listener (429 with Retry-After past it, counting every event
+// of a request, before any is published; nil limits nothing); 507 says
+// the events stream is full (its byte limit): nothing was published, and
+// nothing stored was dropped to make room.
+func IngestRoute(events *stream.Writer, limits *ratelimit.OUs) Route {
 	return Route{
 		Pattern:     "POST /events",
 		Verb:        "create",
@@ -57,7 +57,7 @@ func IngestRoute(events *stream.Writer, limit EventRate) Route {
 				WriteError(w, ingestError(err))
 				return
 			}
-			if err := limiter.admit(caller.OU, len(batch)); err != nil {
+			if err := rateLimited(caller.OU, limits, len(batch)); err != nil {
 				WriteError(w, err)
 				return
 			}

@@ -28,7 +28,7 @@ func TestIngestAnswers507WhenTheEventsStreamIsFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	route := IngestRoute(streams.Events, EventRate{})
+	route := IngestRoute(streams.Events, nil)
 	pad := strings.Repeat("x", 2000)
 	post := func(from int) *httptest.ResponseRecorder {
 		var b strings.Builder

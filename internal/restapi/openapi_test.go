@@ -131,7 +131,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	served, documented := servedRoutes(t), documentedRoutes(t)
 
 	// The source scan must see the routes registered by each mechanism.
-	want := []string{"GET /triggers", "DELETE /triggers/{id}", openAPIPattern, IngestRoute(nil, EventRate{}).Pattern}
+	want := []string{"GET /triggers", "DELETE /triggers/{id}", openAPIPattern, IngestRoute(nil, nil).Pattern}
 	for _, rt := range HistoryRoutes(nil) {
 		want = append(want, rt.Pattern)
 	}

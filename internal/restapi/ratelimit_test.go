@@ -5,47 +5,18 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/ratelimit"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
-// suiteEventRate is the suite's per-OU limit of POST /events: three full
-// requests at once, then a slow refill. Every spec publishes in an OU of
-// its own, so only the spec below comes near it.
-var suiteEventRate = EventRate{PerSecond: 100, Burst: 3000}
-
-func TestOULimiterRefillsAndKeepsOUsApart(t *testing.T) {
-	now := time.Unix(1_700_000_000, 0)
-	l := newOULimiter(EventRate{PerSecond: 10, Burst: 100}, func() time.Time { return now })
-	if err := l.admit("a", 100); err != nil {
-		t.Fatalf("a full burst: %v", err)
-	}
-	e := l.admit("a", 20)
-	if e == nil || e.Status != http.StatusTooManyRequests || e.retryAfter != 2 {
-		t.Fatalf("20 more at once: %+v, want 429 with Retry-After 2", e)
-	}
-	if err := l.admit("b", 100); err != nil {
-		t.Fatalf("another OU is limited by the first one's use: %v", err)
-	}
-	now = now.Add(2 * time.Second)
-	if err := l.admit("a", 20); err != nil {
-		t.Fatalf("after the Retry-After the refused request was not admitted: %v", err)
-	}
-	if e := l.admit("a", 1); e == nil {
-		t.Fatal("a refused request took no tokens, but the next one found the bucket refilled beyond its rate")
-	}
-	if err := (*ouLimiter)(nil).admit("a", 1e6); err != nil {
-		t.Fatal("no limiter limits")
-	}
-	if err := newOULimiter(EventRate{}, nil).admit("a", 1e6); err != nil {
-		t.Fatal("a zero rate limits")
-	}
-}
+// suiteEventLimits is the suite's per-OU budget of POST /events: three
+// full requests at once, then a slow refill. Every spec publishes in an OU
+// of its own, so only the spec below comes near it.
+var suiteEventLimits = ratelimit.New(ratelimit.Rate{PerSecond: 100, Burst: 3000}, stream.MaxBatchEvents, nil)
 
 var _ = Describe("POST /events rate limit", func() {
 	batch := func(from int) string {

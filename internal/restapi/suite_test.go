@@ -122,7 +122,7 @@ var _ = BeforeSuite(func() {
 
 	srv, err := New(Options{
 		Routes: append([]Route{
-			IngestRoute(streams.Events, suiteEventRate),
+			IngestRoute(streams.Events, suiteEventLimits),
 			SimulateRoute(mgr.GetCache(), resolve.Resolver{Reader: mgr.GetAPIReader()}, SecretAccessReviews(clientset.AuthorizationV1()),
 				simulate.Config{EmailFrom: "Triggers <triggers@example.com>", Notifiers: notifiers}),
 			ResendRoute(streams),

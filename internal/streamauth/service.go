@@ -52,6 +52,9 @@ type Service struct {
 	// Log receives the service's logs; by default controller-runtime's
 	// logger named "streamauth".
 	Log logr.Logger
+	// Throttle, when set, holds admitted publishers to their OUs' event
+	// budget: the callout refuses the publishers of an OU over it.
+	Throttle *Throttle
 	// Workers, Queue, MaxExpiry and RequestTimeout: see the defaults.
 	Workers, Queue int
 	MaxExpiry      time.Duration
@@ -162,6 +165,7 @@ func (s *Service) answer(ctx context.Context, m *nats.Msg) {
 			resp.Error = "internal error"
 		} else {
 			resp.Jwt = userJWT
+			s.Throttle.admitted(req.ClientInformation.ID, ous)
 			log.V(1).Info("Admitted a stream client", "user", user.Username, "ous", ous, "expires", expires.UTC().Format(time.RFC3339))
 		}
 	}
@@ -204,6 +208,9 @@ func (s *Service) decide(ctx context.Context, req *jwt.AuthorizationRequestClaim
 		if !allowed {
 			return none, nil, time.Time{}, fmt.Errorf("%q is not allowed to create %s in OU %q", user.Username, acc.What(), ou)
 		}
+	}
+	if err := s.Throttle.refusal(ous); err != nil {
+		return none, nil, time.Time{}, err
 	}
 	expires := s.Now().Add(s.MaxExpiry)
 	if exp, ok := tokenExpiry(creds.token); ok && exp.Before(expires) {

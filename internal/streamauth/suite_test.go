@@ -19,6 +19,7 @@ import (
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/kubeauth"
 	"github.com/leadvibe/milestone-triggers-operator/internal/kubeauth/kubeauthtest"
+	"github.com/leadvibe/milestone-triggers-operator/internal/ratelimit"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
@@ -38,9 +39,16 @@ var (
 	serviceRan chan error
 	// service is the callout service under test.
 	service *Service
+	// throttle holds the suite's publishers to suiteLimits.
+	throttle    *Throttle
+	throttleRan chan error
 	// tokenReviews counts the TokenReviews the service made.
 	tokenReviews = &kubeauthtest.CountingReviews{}
 )
+
+// suiteLimits is the suite's per-OU event budget: a thousand at once,
+// then a thousand a second; only the throttle's spec goes past it.
+var suiteLimits = ratelimit.New(ratelimit.Rate{PerSecond: 1000, Burst: 1000}, 1, nil)
 
 // suiteFailureLimit is the failed-authentication limit of the suite's
 // service, per client address.
@@ -87,9 +95,16 @@ var _ = BeforeSuite(func() {
 	Expect(operator.CalloutIssuer()).NotTo(BeNil())
 
 	tokenReviews.Next = clientset.AuthenticationV1()
+	throttle = &Throttle{Server: operator.Server(), Limits: suiteLimits, Interval: 100 * time.Millisecond, Log: logf.Log.WithName("stream-throttle")}
+	throttleRan = make(chan error, 1)
+	go func() {
+		defer GinkgoRecover()
+		throttleRan <- throttle.Start(suiteCtx)
+	}()
 	service = &Service{
-		Conn:   operator.NC,
-		Issuer: operator.CalloutIssuer(),
+		Throttle: throttle,
+		Conn:     operator.NC,
+		Issuer:   operator.CalloutIssuer(),
 		Authenticator: kubeauth.NewAuthenticator(tokenReviews, kubeauth.AuthenticatorOptions{
 			Limiter: kubeauth.NewFailureLimiter(suiteFailureLimit, time.Minute, 0, nil),
 		}),
@@ -106,6 +121,9 @@ var _ = BeforeSuite(func() {
 var _ = AfterSuite(func() {
 	if cancel != nil {
 		cancel()
+	}
+	if throttleRan != nil {
+		Eventually(throttleRan).Should(Receive(BeNil()), "the throttle did not stop cleanly")
 	}
 	if serviceRan != nil {
 		Eventually(serviceRan).Should(Receive(BeNil()), "the callout service did not stop cleanly")

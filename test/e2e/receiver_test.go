@@ -1,11 +1,7 @@
 package e2e
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/webhook"
 )
 
 // webhookReceiver is a webhook endpoint on loopback, as a customer would
@@ -97,7 +95,7 @@ func (r *webhookReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	rec := webhookRequest{
 		OU:             ou,
 		ID:             req.Header.Get("webhook-id"),
-		SignatureError: verifySignature(r.secret, req.Header, body, time.Now(), 5*time.Minute),
+		SignatureError: webhook.Verify(r.secret, req.Header, body, time.Now(), 5*time.Minute),
 		ContentType:    req.Header.Get("Content-Type"),
 		At:             time.Now(),
 		Status:         http.StatusNoContent,
@@ -127,46 +125,6 @@ func (r *webhookReceiver) received(ou string) []webhookRequest {
 		}
 	}
 	return out
-}
-
-// verifySignature checks a webhook as the Standard Webhooks specification
-// tells a receiver to, written apart from the operator's signer: the
-// webhook-id, webhook-timestamp and webhook-signature headers must be
-// there, the timestamp within tolerance of now, and one of the
-// space-separated "v1,<base64>" signatures must equal the HMAC-SHA256 of
-// "<id>.<timestamp>.<body>" keyed with the base64 part of the "whsec_"
-// secret, compared in constant time.
-func verifySignature(secret string, h http.Header, body []byte, now time.Time, tolerance time.Duration) error {
-	id, ts, sigs := h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
-	if id == "" || ts == "" || sigs == "" {
-		return errors.New("missing webhook-id, webhook-timestamp or webhook-signature")
-	}
-	secs, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return errors.New("webhook-timestamp is not a number")
-	}
-	if d := now.Sub(time.Unix(secs, 0)); d > tolerance || -d > tolerance {
-		return errors.New("webhook-timestamp is outside the tolerance")
-	}
-	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-	if err != nil {
-		return err
-	}
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(id + "." + ts + "."))
-	mac.Write(body)
-	want := mac.Sum(nil)
-	for _, sig := range strings.Fields(sigs) {
-		version, value, ok := strings.Cut(sig, ",")
-		if !ok || version != "v1" {
-			continue
-		}
-		got, err := base64.StdEncoding.DecodeString(value)
-		if err == nil && hmac.Equal(got, want) {
-			return nil
-		}
-	}
-	return errors.New("no webhook-signature matches")
 }
 
 // deliveryReport sums up what the receiver got for a set of expected

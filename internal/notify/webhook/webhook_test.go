@@ -99,11 +99,11 @@ func TestSendPostsSignedPayload(t *testing.T) {
 		t.Fatalf("webhook-signature = %q, want two signatures during a rotation", r.header.Get("webhook-signature"))
 	}
 	for _, secret := range []string{specSecret, other} {
-		if err := verify(secret, r.header, r.body, time.Now(), 5*time.Minute); err != nil {
+		if err := Verify(secret, r.header, r.body, time.Now(), 5*time.Minute); err != nil {
 			t.Errorf("verifying with one of the rotating secrets: %v", err)
 		}
 	}
-	if err := verify("whsec_"+base64.StdEncoding.EncodeToString([]byte("a key nobody configured")), r.header, r.body, time.Now(), 5*time.Minute); err == nil {
+	if err := Verify("whsec_"+base64.StdEncoding.EncodeToString([]byte("a key nobody configured")), r.header, r.body, time.Now(), 5*time.Minute); err == nil {
 		t.Errorf("a foreign secret verifies the webhook")
 	}
 }

@@ -32,10 +32,10 @@ var _ = Describe("Delivery health in status", func() {
 		attempt := func(channel, err, outcome string) notify.Attempt {
 			return notify.Attempt{FiringID: "f", OU: ns, Trigger: mt.Name, Channel: channel, Error: err, Outcome: outcome, At: at}
 		}
-		deliveryStatus.Record(attempt(notify.ChannelWebhook, "status 503", notify.OutcomePending))
-		deliveryStatus.Record(attempt(notify.ChannelWebhook, "status 503", notify.OutcomePending))
-		deliveryStatus.Record(attempt(notify.ChannelEmail, "", notify.OutcomeDelivered))
-		deliveryStatus.Record(attempt(notify.ChannelSlack, "status 404", notify.OutcomeDeadLettered))
+		recordAttempt(attempt(notify.ChannelWebhook, "status 503", notify.OutcomePending))
+		recordAttempt(attempt(notify.ChannelWebhook, "status 503", notify.OutcomePending))
+		recordAttempt(attempt(notify.ChannelEmail, "", notify.OutcomeDelivered))
+		recordAttempt(attempt(notify.ChannelSlack, "status 404", notify.OutcomeDeadLettered))
 
 		health := func(g Gomega, channel triggersv1alpha1.Channel) triggersv1alpha1.DeliveryHealth {
 			g.Expect(k8sClient.Get(suiteCtx, keyOf(mt), mt)).To(Succeed())
@@ -63,7 +63,7 @@ var _ = Describe("Delivery health in status", func() {
 			g.Expect(delivering.Message).To(ContainSubstring("consecutive failed attempts"))
 		}).WithTimeout(10 * time.Second).Should(Succeed())
 
-		deliveryStatus.Record(attempt(notify.ChannelWebhook, "", notify.OutcomeDelivered))
+		recordAttempt(attempt(notify.ChannelWebhook, "", notify.OutcomeDelivered))
 		Eventually(func(g Gomega) {
 			webhook := health(g, triggersv1alpha1.ChannelWebhook)
 			g.Expect(webhook.ConsecutiveFailures).To(BeZero())
@@ -72,7 +72,7 @@ var _ = Describe("Delivery health in status", func() {
 		}).WithTimeout(10 * time.Second).Should(Succeed())
 
 		By("turning Delivering True once every channel delivers again, with Ready untouched")
-		deliveryStatus.Record(attempt(notify.ChannelSlack, "", notify.OutcomeDelivered))
+		recordAttempt(attempt(notify.ChannelSlack, "", notify.OutcomeDelivered))
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(suiteCtx, keyOf(mt), mt)).To(Succeed())
 			delivering := meta.FindStatusCondition(mt.Status.Conditions, triggersv1alpha1.DeliveringCondition)
@@ -102,10 +102,10 @@ var _ = Describe("Delivery health in status", func() {
 		// real webhook notifier and a real receiver.
 		n := webhook.New(safehttp.NewClient(safehttptest.Policy(), 5*time.Second))
 		def := triggerset.Definition{Key: keyOf(mt), Destinations: triggerset.Destinations{Webhook: triggerset.NewCredential(rcv.URL + "/hook")}}
-		err := n.Send(suiteCtx, notify.Delivery{Firing: ledger.Firing{ID: "mtf_hostile", OU: ns, Trigger: mt.Name}, Trigger: def, Attempt: 1, Now: time.Now()})
+		_, err := n.Send(suiteCtx, notify.Delivery{Firing: ledger.Firing{ID: "mtf_hostile", OU: ns, Trigger: mt.Name}, Trigger: def, Attempt: 1, Now: time.Now()})
 		Expect(err).To(HaveOccurred())
 		Expect(notify.Detail(err)).To(ContainSubstring(marker), "the operator's logs may keep the excerpt")
-		deliveryStatus.Record(notify.Attempt{FiringID: "mtf_hostile", OU: ns, Trigger: mt.Name, Channel: notify.ChannelWebhook,
+		recordAttempt(notify.Attempt{FiringID: "mtf_hostile", OU: ns, Trigger: mt.Name, Channel: notify.ChannelWebhook,
 			Error: err.Error(), StatusCode: notify.StatusCode(err), Outcome: notify.OutcomePending, At: time.Now()})
 
 		const want = "the receiver answered 503 Service Unavailable with Retry-After 7s"

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -13,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
 )
 
 var namespaces atomic.Int64
@@ -76,3 +80,17 @@ func secret(namespace, name string, data map[string]string) *corev1.Secret {
 }
 
 func keyOf(o client.Object) types.NamespacedName { return client.ObjectKeyFromObject(o) }
+
+var attemptNumbers atomic.Int64
+
+// recordAttempt writes a delivery attempt to the history, as the
+// dispatcher does; the status projector reads it from there. An attempt
+// without a number gets one of its own, so that the history (which keeps
+// one record per firing, channel and number) keeps each.
+func recordAttempt(a notify.Attempt) {
+	GinkgoHelper()
+	if a.Attempt == 0 {
+		a.Attempt = int(attemptNumbers.Add(1))
+	}
+	Expect(hist.Recorder(5 * time.Second).Attempt(a)()).To(Succeed())
+}

@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,13 +37,21 @@ type MilestoneTriggerReconciler struct {
 	// label triggers.leadvibe.io/referenceable: "true"; off by default
 	// (--require-referenceable-secrets), see resolve.Resolver.
 	AllowUnlabeledSecrets bool
+	// EmailEnabled says the operator sends email (--smtp-addr). Without
+	// it, a trigger with emails is told so at once: Delivering False with
+	// reason EmailDisabled, and a Warning Event.
+	EmailEnabled bool
+	// Warnings records Warning Events for triggers that are not accepted
+	// (a missing or invalid Secret) or cannot email (none when nil).
+	Warnings *Warnings
 }
 
 // +kubebuilder:rbac:groups=triggers.leadvibe.io,resources=milestonetriggers,verbs=get;list;watch
 // +kubebuilder:rbac:groups=triggers.leadvibe.io,resources=milestonetriggers/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 
-// Reconcile reads the trigger, patches its status once on the way out, and
+// Reconcile reads the trigger, applies its status once on the way out
+// (only the fields the reconciler owns, see ReconcilerFieldManager), and
 // hands the work to reconcile.
 func (r *MilestoneTriggerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	defer func() {
@@ -69,10 +78,7 @@ func (r *MilestoneTriggerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		if equality.Semantic.DeepEqual(base.Status, obj.Status) {
 			return
 		}
-		// Optimistic locking: the delivery-status writer also writes a
-		// condition, and a merge patch replaces the whole list, so a patch
-		// from a stale read must fail (and be retried) rather than undo it.
-		if err := r.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
+		if err := r.applyStatus(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()
@@ -87,6 +93,7 @@ func (r *MilestoneTriggerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 func (r *MilestoneTriggerReconciler) reconcile(ctx context.Context, obj *triggersv1alpha1.MilestoneTrigger) error {
 	key := client.ObjectKeyFromObject(obj)
 	arm(obj)
+	r.checkEmail(obj)
 	def, err := resolve.Resolver{Reader: r.APIReader, AllowUnlabeledSecrets: r.AllowUnlabeledSecrets}.Definition(ctx, obj)
 	var invalid *resolve.ConfigError
 	switch {
@@ -94,6 +101,7 @@ func (r *MilestoneTriggerReconciler) reconcile(ctx context.Context, obj *trigger
 		r.Triggers.Delete(key)
 		obj.Status.ArmedGeneration = 0
 		markNotReady(obj, invalid.Reason, invalid.Message)
+		r.Warnings.Warn(obj, invalid.Reason, "Accept", invalid.Message)
 		log.FromContext(ctx).Info("Trigger not accepted", "reason", invalid.Reason, "message", invalid.Message)
 		return nil
 	case err != nil:
@@ -114,4 +122,38 @@ func arm(obj *triggersv1alpha1.MilestoneTrigger) {
 	case obj.Status.ArmedGeneration == 0:
 		obj.Status.ArmedGeneration = obj.Generation
 	}
+}
+
+// checkEmail keeps the Delivering condition's EmailDisabled: set while the
+// trigger has emails and the operator sends none, and dropped from the
+// reconciler's apply once it has none. Every other Delivering state is the
+// status projector's.
+func (r *MilestoneTriggerReconciler) checkEmail(obj *triggersv1alpha1.MilestoneTrigger) {
+	cond := deliveringCondition(obj, r.EmailEnabled, nil)
+	current := meta.FindStatusCondition(obj.Status.Conditions, triggersv1alpha1.DeliveringCondition)
+	switch {
+	case cond != nil && cond.Reason == triggersv1alpha1.ReasonEmailDisabled:
+		meta.SetStatusCondition(&obj.Status.Conditions, *cond)
+		r.Warnings.Warn(obj, triggersv1alpha1.ReasonEmailDisabled, "Accept", emailDisabledMessage)
+	case current != nil && current.Reason == triggersv1alpha1.ReasonEmailDisabled:
+		meta.RemoveStatusCondition(&obj.Status.Conditions, triggersv1alpha1.DeliveringCondition)
+	}
+}
+
+// applyStatus applies what the reconciler owns of obj's status:
+// observedGeneration, armedGeneration, the Ready condition, and Delivering
+// while it says EmailDisabled (left out, it goes, unless the
+// status projector owns it too).
+func (r *MilestoneTriggerReconciler) applyStatus(ctx context.Context, obj *triggersv1alpha1.MilestoneTrigger) error {
+	owned := triggersv1alpha1.MilestoneTriggerStatus{
+		ObservedGeneration: obj.Status.ObservedGeneration,
+		ArmedGeneration:    obj.Status.ArmedGeneration,
+	}
+	if c := meta.FindStatusCondition(obj.Status.Conditions, triggersv1alpha1.ReadyCondition); c != nil {
+		owned.Conditions = append(owned.Conditions, *c)
+	}
+	if c := meta.FindStatusCondition(obj.Status.Conditions, triggersv1alpha1.DeliveringCondition); c != nil && c.Reason == triggersv1alpha1.ReasonEmailDisabled {
+		owned.Conditions = append(owned.Conditions, *c)
+	}
+	return applyStatus(ctx, r.Client, obj, ReconcilerFieldManager, owned)
 }

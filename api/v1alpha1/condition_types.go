@@ -7,7 +7,8 @@ const (
 	ReadyCondition = "Ready"
 	// DeliveringCondition is True while every notification channel of the
 	// trigger delivers, and False with a reason while one keeps failing.
-	// It appears once the trigger has had a delivery attempt.
+	// It appears once the trigger has had a delivery attempt, or at once
+	// when one of its channels cannot work on this operator (EmailDisabled).
 	DeliveringCondition = "Delivering"
 )
 
@@ -51,4 +52,7 @@ const (
 	// ReasonDeadLettered: a channel gave a firing up (failed for good or
 	// retries exhausted) and has not delivered since.
 	ReasonDeadLettered = "DeadLettered"
+	// ReasonEmailDisabled: the trigger has emails, but this operator sends
+	// no email (it runs without --smtp-addr); its emails are never sent.
+	ReasonEmailDisabled = "EmailDisabled"
 )

@@ -199,6 +199,14 @@ type MilestoneTriggerStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	FiringSequence int64 `json:"firingSequence,omitempty"`
 
+	// historySequence is the position, in the operator's delivery history,
+	// of the last attempt folded into deliveries. It keeps the figures
+	// exact when the operator restarts; it is not meaningful outside the
+	// operator.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	HistorySequence int64 `json:"historySequence,omitempty"`
+
 	// deliveries reports the health of each notification channel.
 	// +optional
 	// +listType=map
@@ -275,6 +283,14 @@ type DeliveryHealth struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	DeadLettered int64 `json:"deadLettered,omitempty"`
+
+	// destination is where the last attempt on this channel went, without
+	// credentials (scheme and host of a URL, the number of recipients of
+	// emails). An attempt to another destination starts the channel's
+	// health over: the old lastError was about the old one.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Destination string `json:"destination,omitempty"`
 }
 
 // MilestoneTrigger fires when a lead's score crosses a threshold, optionally
@@ -291,6 +307,8 @@ type DeliveryHealth struct {
 // +kubebuilder:printcolumn:name="Fired",type=integer,JSONPath=`.status.firedCount`
 // +kubebuilder:printcolumn:name="Last Fired",type=date,JSONPath=`.status.lastFiredTime`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Delivering",type=string,JSONPath=`.status.conditions[?(@.type=="Delivering")].status`
+// +kubebuilder:printcolumn:name="Delivery Message",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Delivering")].message`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type MilestoneTrigger struct {
 	metav1.TypeMeta `json:",inline"`
@@ -321,8 +339,4 @@ type MilestoneTriggerList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []MilestoneTrigger `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&MilestoneTrigger{}, &MilestoneTriggerList{})
 }

@@ -1,5 +1,5 @@
 // Command history prints the firing history of an OU from the operator's
-// stream, until the REST API serves it:
+// stream, as the REST API's GET /milestone-events serves it:
 //
 //	go run ./hack/history --server nats://127.0.0.1:4222 --ou demo [--trigger local-hook] [--lead ld_123]
 package main
@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/history"
+	"github.com/leadvibe/milestone-triggers-operator/internal/version"
 )
 
 func main() {
@@ -24,6 +25,7 @@ func main() {
 	flag.StringVar(&q.Trigger, "trigger", "", "Only this trigger (resource name).")
 	flag.StringVar(&q.LeadID, "lead", "", "Only this lead.")
 	flag.IntVar(&q.Limit, "limit", 100, "Records per page.")
+	version.AddFlag(flag.CommandLine)
 	flag.Parse()
 	if err := run(*server, q); err != nil {
 		fmt.Fprintln(os.Stderr, "history:", err)
@@ -55,12 +57,7 @@ func run(server string, q history.Query) error {
 				fmt.Printf("%s  fired     %s  trigger %s  lead %s  event %s (%s)  score %d\n",
 					r.At.Format(time.RFC3339), r.FiringID, r.Trigger, r.LeadID, r.EventID, r.EventType, r.Score)
 			default:
-				result := r.Outcome
-				if r.Error != "" {
-					result += ": " + r.Error
-				}
-				fmt.Printf("%s  attempt   %s  %s #%d to %s  status %d  %dms  %s\n",
-					r.At.Format(time.RFC3339), r.FiringID, r.Channel, r.Attempt, r.Destination, r.StatusCode, r.DurationMS, result)
+				fmt.Printf("%s  attempt   %s  %s\n", r.At.Format(time.RFC3339), r.FiringID, describeAttempt(r))
 			}
 		}
 		if page.Next == "" {
@@ -68,4 +65,23 @@ func run(server string, q history.Query) error {
 		}
 		q.Cursor = page.Next
 	}
+}
+
+// describeAttempt is one attempt on one line: channel, round and number,
+// destination (redacted as recorded), the receiver's answer, the time it
+// took and the outcome, with the reason of a failure.
+func describeAttempt(r history.Record) string {
+	number := fmt.Sprintf("#%d", r.Attempt)
+	if r.Round > 0 {
+		number = fmt.Sprintf("round %d #%d", r.Round, r.Attempt)
+	}
+	answer := "no answer"
+	if r.StatusCode != 0 {
+		answer = fmt.Sprintf("status %d", r.StatusCode)
+	}
+	result := r.Outcome
+	if r.Error != "" {
+		result += ": " + r.Error
+	}
+	return fmt.Sprintf("%s %s to %s  %s  %dms  %s", r.Channel, number, r.Destination, answer, r.DurationMS, result)
 }

@@ -17,42 +17,19 @@ import (
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
+	"github.com/leadvibe/milestone-triggers-operator/internal/record"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
 // Kinds of records.
 const (
-	KindFiring  = "firing"
-	KindAttempt = "attempt"
+	KindFiring  = record.KindFiring
+	KindAttempt = record.KindAttempt
 )
 
-// Record is one entry: a firing, or one delivery attempt of a firing.
-type Record struct {
-	Kind      string    `json:"kind"`
-	FiringID  string    `json:"firing_id"`
-	OU        string    `json:"ou"`
-	Trigger   string    `json:"trigger"`
-	LeadID    string    `json:"lead_id"`
-	At        time.Time `json:"at"`
-	EventID   string    `json:"event_id,omitempty"`
-	EventType string    `json:"event_type,omitempty"`
-	Score     int64     `json:"score,omitempty"`
-
-	Channel     string `json:"channel,omitempty"`
-	Destination string `json:"destination,omitempty"`
-	// Round is the attempt's re-send round: 0 (absent) before any re-send,
-	// n for the attempts of the n-th re-send; Attempt counts from 1 in
-	// each round.
-	Round      int    `json:"round,omitempty"`
-	Attempt    int    `json:"attempt,omitempty"`
-	StatusCode int    `json:"status_code,omitempty"`
-	Error      string `json:"error,omitempty"`
-	Outcome    string `json:"outcome,omitempty"`
-	DurationMS int64  `json:"duration_ms,omitempty"`
-
-	// Cursor is the record's position, for paging (set on read).
-	Cursor string `json:"-"`
-}
+// Record is one entry: a firing, or one delivery attempt of a firing. It
+// is the one record type (record.Record), stored as its JSON.
+type Record = record.Record
 
 // Store writes and reads the history (stream.HistoryStream), one subject
 // per OU and trigger; its records are written by the stream's Writer, in
@@ -96,13 +73,14 @@ func (r recorder) wait(w func(context.Context) error) func() error {
 	}
 }
 
-type record struct {
+// entry is a record with its message id.
+type entry struct {
 	id string
 	r  Record
 }
 
-func firingRecord(f ledger.Firing) record {
-	return record{"firing-" + f.ID, Record{
+func firingRecord(f ledger.Firing) entry {
+	return entry{"firing-" + f.ID, Record{
 		Kind: KindFiring, FiringID: f.ID, OU: f.OU, Trigger: f.Trigger, LeadID: f.Event.LeadID,
 		At: f.FiredAt, EventID: f.Event.ID, EventType: f.Event.EventType, Score: f.Score,
 	}}
@@ -112,24 +90,22 @@ func firingRecord(f ledger.Firing) record {
 // round and attempt number, so that a redelivered attempt is kept once and
 // a re-sent one is a record of its own. Round 0 keeps the id it had before
 // there were rounds.
-func attemptID(a notify.Attempt) string {
+func attemptID(a Record) string {
 	if a.Round == 0 {
-		return fmt.Sprintf("attempt-%s-%s-%d", a.FiringID, a.Channel, a.Number)
+		return fmt.Sprintf("attempt-%s-%s-%d", a.FiringID, a.Channel, a.Attempt)
 	}
-	return fmt.Sprintf("attempt-%s-%s-r%d-%d", a.FiringID, a.Channel, a.Round, a.Number)
+	return fmt.Sprintf("attempt-%s-%s-r%d-%d", a.FiringID, a.Channel, a.Round, a.Attempt)
 }
 
-func attemptRecord(a notify.Attempt) record {
-	return record{attemptID(a), Record{
-		Kind: KindAttempt, FiringID: a.FiringID, OU: a.OU, Trigger: a.Trigger, LeadID: a.LeadID, At: a.At,
-		Channel: a.Channel, Destination: a.Destination, Round: a.Round, Attempt: a.Number, StatusCode: a.StatusCode,
-		Error: a.Error, Outcome: a.Outcome, DurationMS: a.Duration.Milliseconds(),
-	}}
+// attemptRecord is the dispatcher's record of an attempt, stored as it is.
+func attemptRecord(a Record) entry {
+	a.Kind = KindAttempt
+	return entry{attemptID(a), a}
 }
 
 // start hands rec to the history's writer without waiting, and returns
 // the wait for it to be stored.
-func (s *Store) start(rec record) func(context.Context) error {
+func (s *Store) start(rec entry) func(context.Context) error {
 	b, err := json.Marshal(rec.r)
 	if err == nil && s.w == nil {
 		err = errors.New("this history store only reads")
@@ -161,6 +137,14 @@ type Query struct {
 type Page struct {
 	Records []Record
 	Next    string
+}
+
+// Decode reads a stored record (a message of stream.HistoryStream), with
+// the older spellings of outcomes read as the current ones.
+func Decode(data []byte) (Record, error) {
+	var r Record
+	err := json.Unmarshal(data, &r)
+	return r, err
 }
 
 // ErrBadCursor is returned for a cursor this store did not hand out.
@@ -210,11 +194,11 @@ func (s *Store) Find(ctx context.Context, q Query) (Page, error) {
 		if err != nil {
 			return Page{}, err
 		}
-		var r Record
-		if err := json.Unmarshal(msg.Data(), &r); err != nil {
+		r, err := Decode(msg.Data())
+		if err != nil {
 			continue
 		}
-		r.Cursor = strconv.FormatUint(meta.Sequence.Stream, 10)
+		cursor := strconv.FormatUint(meta.Sequence.Stream, 10)
 		// A record is stored at or after its time, so reading from Since
 		// by storage time misses nothing; the range is then checked on
 		// each record's own time (a late-recorded firing keeps its time).
@@ -224,7 +208,7 @@ func (s *Store) Find(ctx context.Context, q Query) (Page, error) {
 		}
 		if len(page.Records) == q.Limit {
 			if meta.NumPending > 0 {
-				page.Next = r.Cursor
+				page.Next = cursor
 			}
 			return page, nil
 		}

@@ -43,7 +43,7 @@ func TestRecordsAndQueries(t *testing.T) {
 		}
 		for n := 1; n <= 2; n++ {
 			a := notify.Attempt{FiringID: f.ID, OU: "demo", Trigger: trigger, LeadID: lead, Channel: notify.ChannelWebhook,
-				Destination: "https://hooks.example.com/<redacted>", Number: n, At: f.FiredAt.Add(time.Duration(n) * time.Second),
+				Destination: "https://hooks.example.com/<redacted>", Attempt: n, At: f.FiredAt.Add(time.Duration(n) * time.Second),
 				StatusCode: []int{503, 200}[n-1], Outcome: []string{notify.OutcomePending, notify.OutcomeDelivered}[n-1]}
 			if n == 1 {
 				a.Error = "status 503"

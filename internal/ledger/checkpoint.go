@@ -23,6 +23,9 @@ const (
 	// StatusCheckpoint is the outbox sequence trigger statuses are
 	// patched through.
 	StatusCheckpoint = "status"
+	// HistoryCheckpoint is the history-stream sequence trigger statuses'
+	// delivery health is applied through.
+	HistoryCheckpoint = "status-history"
 )
 
 // checkpointKey keeps checkpoints apart from lead keys, which start with

@@ -29,7 +29,7 @@ const (
 	OutcomeRetry = "retry"
 	// OutcomeDeadLettered is a failed attempt after which the channel gave
 	// the firing up: a permanent failure or the retry schedule exhausted.
-	OutcomeDeadLettered = "dead_lettered"
+	OutcomeDeadLettered = "dead-lettered"
 )
 
 // UnmatchedRoute is the route label of a REST request the shim's mux
@@ -82,7 +82,7 @@ var (
 	Deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace,
 		Name:      "deliveries_total",
-		Help:      "Delivery attempts by channel and outcome (delivered, retry, dead_lettered).",
+		Help:      "Delivery attempts by channel and outcome (delivered, retry, dead-lettered).",
 	}, []string{"channel", "outcome"})
 	// DeadLetters counts the channels that gave a firing up.
 	DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{

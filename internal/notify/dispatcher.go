@@ -14,29 +14,15 @@ import (
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
+	"github.com/leadvibe/milestone-triggers-operator/internal/record"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
-// Attempt is what one delivery attempt did, for history and status.
-type Attempt struct {
-	FiringID    string
-	OU          string
-	Trigger     string
-	LeadID      string
-	Channel     string
-	Destination string // without credentials
-	// Round is the firing's re-send round: 0 for the deliveries before any
-	// re-send, n for those of the n-th re-send. Number counts from 1 in
-	// each round.
-	Round      int
-	Number     int
-	StatusCode int
-	Error      string // empty on success
-	Outcome    string // OutcomeDelivered, OutcomePending (will retry) or OutcomeDeadLettered
-	At         time.Time
-	Duration   time.Duration
-}
+// Attempt is what one delivery attempt did, for history and status: the
+// history's one record type, of kind record.KindAttempt, as the
+// dispatcher makes it and the history stores it.
+type Attempt = record.Record
 
 // Dispatcher consumes the firing outbox and delivers each firing on every
 // channel its trigger has. It acknowledges a firing only when every
@@ -401,21 +387,26 @@ func (d *Dispatcher) attempt(ctx context.Context, p *pass, def triggerset.Defini
 	p.changed = true
 	start := d.Now()
 	a := Attempt{
-		FiringID: f.ID, OU: f.OU, Trigger: f.Trigger, LeadID: f.Event.LeadID, Channel: WaitingForTrigger,
-		Round: p.state.Round, Number: ch.Attempts, At: start,
+		Kind: record.KindAttempt, FiringID: f.ID, OU: f.OU, Trigger: f.Trigger, LeadID: f.Event.LeadID,
+		Channel: WaitingForTrigger, Round: p.state.Round, Attempt: ch.Attempts, At: start,
 	}
-	var err error
+	var (
+		res Result
+		err error
+	)
 	if n != nil {
 		a.Channel, a.Destination = n.Channel(), n.Destination(def)
-		err = d.send(ctx, n, Delivery{Firing: f, Trigger: def, Attempt: ch.Attempts, Now: start})
+		res, err = d.send(ctx, n, Delivery{Firing: f, Trigger: def, Attempt: ch.Attempts, Now: start})
 	} else {
 		err = errors.New("the trigger is not available (deleted, or not Ready); waiting for it")
 	}
-	a.Duration = d.Now().Sub(start)
-	a.StatusCode = StatusCode(err)
+	took := d.Now().Sub(start)
+	a.DurationMS = took.Milliseconds()
 	if err == nil {
+		a.StatusCode = res.StatusCode
 		ch.Outcome, ch.LastError, ch.NextAt = OutcomeDelivered, "", time.Time{}
 	} else {
+		a.StatusCode = StatusCode(err)
 		ch.LastError = err.Error()
 		a.Error = ch.LastError
 		if delay, retry := d.Schedule.Next(ch.Attempts, err, d.Jitter()); retry {
@@ -425,20 +416,21 @@ func (d *Dispatcher) attempt(ctx context.Context, p *pass, def triggerset.Defini
 		}
 	}
 	a.Outcome = ch.Outcome
-	d.record(f, n != nil, a)
+	d.count(f, n != nil, a, took)
 	if d.History != nil {
 		p.records = append(p.records, d.History.Attempt(a))
 	}
 	if d.OnAttempt != nil {
 		d.OnAttempt(a)
 	}
-	d.Log.V(1).Info("Delivery attempt", "firing", f.ID, "channel", a.Channel, "round", a.Round, "attempt", a.Number,
+	d.Log.V(1).Info("Delivery attempt", "firing", f.ID, "channel", a.Channel, "round", a.Round, "attempt", a.Attempt,
 		"outcome", a.Outcome, "error", a.Error, "detail", Detail(err))
 }
 
-// record counts an attempt in the metrics; sent is false for the wait
-// for a trigger, which sends nothing and has no duration worth observing.
-func (d *Dispatcher) record(f ledger.Firing, sent bool, a Attempt) {
+// count counts an attempt, and the time it took, in the metrics; sent is
+// false for the wait for a trigger, which sends nothing and has no
+// duration worth observing.
+func (d *Dispatcher) count(f ledger.Firing, sent bool, a Attempt, took time.Duration) {
 	switch a.Outcome {
 	case OutcomeDelivered:
 		metrics.DeliveryAttempt(a.Channel, metrics.OutcomeDelivered)
@@ -451,12 +443,12 @@ func (d *Dispatcher) record(f ledger.Firing, sent bool, a Attempt) {
 		metrics.DeliveryAttempt(a.Channel, metrics.OutcomeRetry)
 	}
 	if sent {
-		metrics.ObserveAttemptDuration(a.Channel, a.Duration)
+		metrics.ObserveAttemptDuration(a.Channel, took)
 	}
 }
 
 // send makes the attempt within the timeout and the destination's limit.
-func (d *Dispatcher) send(ctx context.Context, n Notifier, del Delivery) error {
+func (d *Dispatcher) send(ctx context.Context, n Notifier, del Delivery) (Result, error) {
 	release := d.hosts.acquire(n.Channel() + " " + n.Destination(del.Trigger))
 	defer release()
 	defer metrics.DeliveryStarted(n.Channel())()

@@ -31,25 +31,25 @@ func (postNotifier) Destination(t triggerset.Definition) string {
 	return t.Destinations.Webhook.String()
 }
 
-func (p postNotifier) Send(ctx context.Context, d Delivery) error {
+func (p postNotifier) Send(ctx context.Context, d Delivery) (Result, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.Trigger.Destinations.Webhook.Reveal(), nil)
 	if err != nil {
-		return Permanent(err)
+		return Result{}, Permanent(err)
 	}
 	req.Header.Set("webhook-id", d.Firing.ID)
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("posting: %w", err)
+		return Result{}, fmt.Errorf("posting: %w", err)
 	}
 	resp.Body.Close()
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
-		return nil
+		return Result{StatusCode: code}, nil
 	case code == 408 || code == 429 || code >= 500:
 		ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-		return &Error{Err: fmt.Errorf("status %d", code), StatusCode: code, RetryAfter: time.Duration(ra) * time.Second}
+		return Result{}, &Error{Err: fmt.Errorf("status %d", code), StatusCode: code, RetryAfter: time.Duration(ra) * time.Second}
 	default:
-		return &Error{Err: fmt.Errorf("status %d", code), StatusCode: code, Permanent: true}
+		return Result{}, &Error{Err: fmt.Errorf("status %d", code), StatusCode: code, Permanent: true}
 	}
 }
 
@@ -94,7 +94,7 @@ func (r *receiver) up(t *testing.T) {
 		}
 		w.WriteHeader(status)
 	})}
-	go r.server.Serve(l)
+	go func() { _ = r.server.Serve(l) }()
 	t.Cleanup(func() { r.server.Close() })
 }
 
@@ -231,8 +231,9 @@ func TestRetriesA500ThenDelivers(t *testing.T) {
 
 	firing := f.fire("f-500")
 	attempts := f.waitOutcome(firing.ID, OutcomeDelivered)
-	if len(attempts) != 2 || attempts[0].StatusCode != 500 || attempts[0].Outcome != OutcomePending {
-		t.Fatalf("attempts = %+v, want a 500 then a success", attempts)
+	if len(attempts) != 2 || attempts[0].StatusCode != 500 || attempts[0].Outcome != OutcomePending ||
+		attempts[1].StatusCode != 200 || attempts[1].Error != "" {
+		t.Fatalf("attempts = %+v, want a 500 then a success with its 200", attempts)
 	}
 	ids, _ := rcv.requests()
 	if len(ids) != 2 {

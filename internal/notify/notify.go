@@ -46,14 +46,22 @@ type Notifier interface {
 	// Configured reports whether the trigger has a destination on this
 	// channel.
 	Configured(t triggerset.Definition) bool
-	// Send makes one attempt. It returns nil on success, and otherwise an
-	// error that IsRetryable and RetryAfter classify. The context carries
-	// the attempt's deadline.
-	Send(ctx context.Context, d Delivery) error
+	// Send makes one attempt. On success it returns what the receiver
+	// answered and a nil error; otherwise an error that IsRetryable,
+	// RetryAfter and StatusCode classify. The context carries the
+	// attempt's deadline.
+	Send(ctx context.Context, d Delivery) (Result, error)
 	// Destination describes the trigger's destination on this channel for
 	// history and status, without credentials (for example a redacted URL,
 	// or the email addresses).
 	Destination(t triggerset.Definition) string
+}
+
+// Result is what the receiver answered an attempt that succeeded.
+type Result struct {
+	// StatusCode is the HTTP status (any 2xx) or the SMTP reply code (250)
+	// of the answer.
+	StatusCode int
 }
 
 // Error is a failed attempt, classified. Its message is what tenants read

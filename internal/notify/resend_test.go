@@ -313,10 +313,10 @@ type intruder struct {
 	write func()
 }
 
-func (n *intruder) Send(ctx context.Context, d Delivery) error {
-	err := n.postNotifier.Send(ctx, d)
+func (n *intruder) Send(ctx context.Context, d Delivery) (Result, error) {
+	res, err := n.postNotifier.Send(ctx, d)
 	n.once.Do(n.write)
-	return err
+	return res, err
 }
 
 // When the state changed between the dispatcher's read and its save, the

@@ -9,14 +9,16 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/record"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
-// Outcomes of a channel's delivery.
+// Outcomes of a channel's delivery: the history's (record.Outcome*), in
+// their one spelling.
 const (
-	OutcomePending      = "pending"
-	OutcomeDelivered    = "delivered"
-	OutcomeDeadLettered = "dead-lettered"
+	OutcomePending      = record.OutcomePending
+	OutcomeDelivered    = record.OutcomeDelivered
+	OutcomeDeadLettered = record.OutcomeDeadLettered
 )
 
 // channelState is one channel's progress for one firing.

@@ -19,34 +19,6 @@ type HistoryFinder interface {
 	Find(ctx context.Context, q history.Query) (history.Page, error)
 }
 
-// milestoneEvent is one history record as the API shows it: a firing, or
-// one delivery attempt of a firing.
-type milestoneEvent struct {
-	Kind      string    `json:"kind"`
-	FiringID  string    `json:"firing_id"`
-	TriggerID string    `json:"trigger_id"`
-	LeadID    string    `json:"lead_id"`
-	At        time.Time `json:"at"`
-	EventID   string    `json:"event_id,omitempty"`
-	EventType string    `json:"event_type,omitempty"`
-	Score     *int64    `json:"score,omitempty"`
-
-	Channel     string `json:"channel,omitempty"`
-	Destination string `json:"destination,omitempty"`
-	Round       int    `json:"round,omitempty"`
-	Attempt     int    `json:"attempt,omitempty"`
-	StatusCode  int    `json:"status_code,omitempty"`
-	Error       string `json:"error,omitempty"`
-	Outcome     string `json:"outcome,omitempty"`
-	DurationMS  *int64 `json:"duration_ms,omitempty"`
-}
-
-// historyPage is the answer of the history endpoints.
-type historyPage struct {
-	MilestoneEvents []milestoneEvent `json:"milestone_events"`
-	NextCursor      string           `json:"next_cursor,omitempty"`
-}
-
 // HistoryRoutes serve the firing history of the caller's OU, oldest
 // first: GET /milestone-events (list; filters trigger_id, lead_id, since,
 // until; limit and cursor) and GET /triggers/{id}/events (get on that
@@ -84,7 +56,7 @@ func historyHandler(finder HistoryFinder, byPath bool) http.Handler {
 		}
 		out := historyPage{MilestoneEvents: make([]milestoneEvent, 0, len(page.Records)), NextCursor: page.Next}
 		for _, rec := range page.Records {
-			out.MilestoneEvents = append(out.MilestoneEvents, toMilestoneEvent(rec))
+			out.MilestoneEvents = append(out.MilestoneEvents, fromRecord(rec))
 		}
 		WriteJSON(w, http.StatusOK, out)
 	})
@@ -158,21 +130,4 @@ func queryTextProblem(v string) string {
 		}
 	}
 	return ""
-}
-
-func toMilestoneEvent(r history.Record) milestoneEvent {
-	e := milestoneEvent{
-		Kind: r.Kind, FiringID: r.FiringID, TriggerID: r.Trigger, LeadID: r.LeadID, At: r.At,
-		EventID: r.EventID, EventType: r.EventType,
-		Channel: r.Channel, Destination: r.Destination, Round: r.Round, Attempt: r.Attempt, StatusCode: r.StatusCode,
-		Error: r.Error, Outcome: r.Outcome,
-	}
-	if r.Kind == history.KindFiring {
-		score := r.Score
-		e.Score = &score
-	} else {
-		d := r.DurationMS
-		e.DurationMS = &d
-	}
-	return e
 }

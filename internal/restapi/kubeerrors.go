@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -86,26 +87,45 @@ func messageOf(err error) string {
 // invalidFromKube turns the API server's refusal of an object (the CRD's
 // schema, CEL rules, list-type checks) into a 400 whose fields are the
 // shim's snake_case fields.
+//
+// A cause that names no field is left out when another cause names one:
+// the API server adds such a cause, "some validation rules were not
+// checked because the object was invalid", whenever a schema error (a
+// value too long, too many items, a wrong type) kept it from running the
+// CRD's CEL rules; the fields it means are the ones named beside it, and
+// once they are fixed the rules run and name their own fields. Alone, a
+// cause without a field is the body's.
 func invalidFromKube(err error) *Error {
 	st, _ := statusOf(err)
-	var fields []FieldError
+	var causes []metav1.StatusCause
 	if st.Details != nil {
-		for _, c := range st.Details.Causes {
-			name := apiFieldToSnake(c.Field)
-			// "score_threshold: score_threshold should be ..." says it twice.
-			msg := strings.TrimPrefix(causeMessage(c), name+" ")
-			fields = append(fields, FieldError{Field: name, Message: msg})
+		causes = st.Details.Causes
+	}
+	named := slices.ContainsFunc(causes, func(c metav1.StatusCause) bool { return !noField(c.Field) })
+	var fields []FieldError
+	for _, c := range causes {
+		if named && noField(c.Field) {
+			continue
 		}
+		name := apiFieldToSnake(c.Field)
+		// "score_threshold: score_threshold should be ..." says it twice.
+		msg := strings.TrimPrefix(causeMessage(c), name+" ")
+		fields = append(fields, FieldError{Field: name, Message: msg})
 	}
 	return invalid("invalid trigger", fields)
 }
+
+// noField reports whether a cause's field path is empty: "" or "<nil>", as
+// the API server writes the path of an error about no field in particular
+// (field.Invalid(nil, ...)).
+func noField(path string) bool { return path == "" || path == "<nil>" }
 
 // apiFieldToSnake names a field of the custom resource (spec.scoreThreshold,
 // spec.emails[1], spec.slack.webhookURL) as the REST API does
 // (score_threshold, emails[1], slack.webhook_url).
 func apiFieldToSnake(path string) string {
 	switch {
-	case path == "spec" || path == "":
+	case path == "spec" || noField(path):
 		return "body"
 	case path == "metadata.name" || path == "metadata.generateName":
 		return "id"

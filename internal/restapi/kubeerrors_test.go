@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -106,6 +107,27 @@ func TestInvalidFromKube(t *testing.T) {
 	}
 	if strings.Contains(fmt.Sprint(e), "s3cr3t") || strings.Contains(e.Message, "not-an-email") {
 		t.Errorf("a rejected value reached the error: %v", e)
+	}
+}
+
+// The API server adds a cause without a field ("<nil>") when a schema
+// error kept it from running the CRD's CEL rules: it is left out beside
+// the real fields, and a lone cause without a field is the body's.
+func TestInvalidFromKubeLeavesOutTheSkippedRulesNote(t *testing.T) {
+	gk := schema.GroupKind{Group: resourceGroup, Kind: "MilestoneTrigger"}
+	note := field.Invalid(nil, nil, "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation")
+	e := fromKube(apierrors.NewInvalid(gk, "trigger-x", field.ErrorList{
+		field.TooLong(field.NewPath("spec", "emailSubject"), "", 200), note,
+	}), "ou-a", "trigger-x")
+	if want := []FieldError{{"email_subject", "may not be more than 200 bytes"}}; !slices.Equal(e.Fields, want) {
+		t.Errorf("fields = %v, want %v", e.Fields, want)
+	}
+	if strings.Contains(e.Message, "<nil>") || strings.Contains(e.Message, "not checked") {
+		t.Errorf("message = %q", e.Message)
+	}
+	alone := fromKube(apierrors.NewInvalid(gk, "trigger-x", field.ErrorList{field.Invalid(nil, nil, "the object is wrong")}), "ou-a", "trigger-x")
+	if want := []FieldError{{"body", "the object is wrong"}}; !slices.Equal(alone.Fields, want) {
+		t.Errorf("fields = %v, want %v", alone.Fields, want)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/record"
 )
 
 // Trigger is a milestone trigger as the REST API shows it: the seed's
@@ -180,4 +181,53 @@ func formatTime(t *metav1.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// milestoneEvent is one history record (record.Record, the one record type
+// from the dispatcher to this answer) in the API's shape: the trigger as
+// trigger_id, without the OU (the caller's), a firing's score and an
+// attempt's duration always present, even when 0. fromRecord is the one
+// conversion.
+type milestoneEvent struct {
+	Kind      string    `json:"kind"`
+	FiringID  string    `json:"firing_id"`
+	TriggerID string    `json:"trigger_id"`
+	LeadID    string    `json:"lead_id"`
+	At        time.Time `json:"at"`
+	EventID   string    `json:"event_id,omitempty"`
+	EventType string    `json:"event_type,omitempty"`
+	Score     *int64    `json:"score,omitempty"`
+
+	Channel     string `json:"channel,omitempty"`
+	Destination string `json:"destination,omitempty"`
+	Round       int    `json:"round,omitempty"`
+	Attempt     int    `json:"attempt,omitempty"`
+	StatusCode  int    `json:"status_code,omitempty"`
+	Error       string `json:"error,omitempty"`
+	Outcome     string `json:"outcome,omitempty"`
+	DurationMS  *int64 `json:"duration_ms,omitempty"`
+}
+
+// historyPage is the answer of the history endpoints.
+type historyPage struct {
+	MilestoneEvents []milestoneEvent `json:"milestone_events"`
+	NextCursor      string           `json:"next_cursor,omitempty"`
+}
+
+// fromRecord shows a history record in the API's shape.
+func fromRecord(r record.Record) milestoneEvent {
+	e := milestoneEvent{
+		Kind: r.Kind, FiringID: r.FiringID, TriggerID: r.Trigger, LeadID: r.LeadID, At: r.At,
+		EventID: r.EventID, EventType: r.EventType,
+		Channel: r.Channel, Destination: r.Destination, Round: r.Round, Attempt: r.Attempt, StatusCode: r.StatusCode,
+		Error: r.Error, Outcome: r.Outcome,
+	}
+	if r.Kind == record.KindFiring {
+		score := r.Score
+		e.Score = &score
+	} else {
+		d := r.DurationMS
+		e.DurationMS = &d
+	}
+	return e
 }

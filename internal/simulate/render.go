@@ -108,7 +108,9 @@ func renderWebhook(f ledger.Firing, def triggerset.Definition, now time.Time) (N
 func renderEmail(f ledger.Firing, def triggerset.Definition, from string, now time.Time) (Notification, error) {
 	n := Notification{Channel: notify.ChannelEmail, Destination: strings.Join(def.Destinations.Emails, ", ")}
 	if from == "" {
-		n.Note = "email is off in this operator (it runs without --smtp-addr): no email is sent"
+		// The trigger's Delivering condition says the same, with the reason
+		// EmailDisabled.
+		n.Note = "email is off in this operator (it runs without --smtp-addr): no email is sent (Delivering: EmailDisabled)"
 		return n, nil
 	}
 	m, err := email.Render(f, def, from, false, now)

@@ -217,8 +217,8 @@ func sendTests(ctx context.Context, cfg Config, def triggerset.Definition, f led
 		wg.Go(func() {
 			sendCtx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			err := n.Send(sendCtx, notify.Delivery{Firing: f, Trigger: def, Attempt: 1, Now: now, Test: true})
-			t := TestNotification{Channel: n.Channel(), Destination: n.Destination(def), Outcome: "delivered"}
+			res, err := n.Send(sendCtx, notify.Delivery{Firing: f, Trigger: def, Attempt: 1, Now: now, Test: true})
+			t := TestNotification{Channel: n.Channel(), Destination: n.Destination(def), Outcome: "delivered", StatusCode: res.StatusCode}
 			if err != nil {
 				t.Outcome, t.StatusCode, t.Error = "failed", notify.StatusCode(err), reason(err)
 				log.FromContext(ctx).V(1).Info("Test notification failed", "trigger", def.Key, "channel", t.Channel,

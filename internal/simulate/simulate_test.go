@@ -216,7 +216,7 @@ func TestRunWithoutEmailSaysSo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Notifications) != 1 || res.Notifications[0].Email != nil || !strings.Contains(res.Notifications[0].Note, "--smtp-addr") {
+	if len(res.Notifications) != 1 || res.Notifications[0].Email != nil || !strings.Contains(res.Notifications[0].Note, "--smtp-addr") || !strings.Contains(res.Notifications[0].Note, "EmailDisabled") {
 		t.Fatalf("notifications %+v", res.Notifications)
 	}
 }
@@ -244,7 +244,7 @@ func TestRunSendsTestNotificationsOnlyWhenAsked(t *testing.T) {
 	if len(res.TestNotifications) != 2 {
 		t.Fatalf("test notifications %+v, want webhook and slack", res.TestNotifications)
 	}
-	if w := res.TestNotifications[0]; w.Channel != "webhook" || w.Outcome != "delivered" || w.Error != "" {
+	if w := res.TestNotifications[0]; w.Channel != "webhook" || w.Outcome != "delivered" || w.StatusCode != http.StatusOK || w.Error != "" {
 		t.Errorf("webhook test %+v", w)
 	}
 	if s := res.TestNotifications[1]; s.Channel != "slack" || s.Outcome != "failed" || s.StatusCode != 500 || s.Error == "" {
@@ -257,9 +257,9 @@ func TestRunSendsTestNotificationsOnlyWhenAsked(t *testing.T) {
 	if r.Header.Get(webhook.HeaderTest) != "true" {
 		t.Errorf("test webhook not marked: headers %v", r.Header)
 	}
-	real := ledger.FiringID("acme", "uid-456", "lead-123", "evt-789")
-	if id := r.Header.Get(webhook.HeaderID); id == "" || id == real {
-		t.Errorf("test webhook-id %q must differ from the real firing's %q", id, real)
+	realID := ledger.FiringID("acme", "uid-456", "lead-123", "evt-789")
+	if id := r.Header.Get(webhook.HeaderID); id == "" || id == realID {
+		t.Errorf("test webhook-id %q must differ from the real firing's %q", id, realID)
 	}
 	verifySignature(t, flatten(r.Header), hook.bodies[0])
 }
@@ -275,7 +275,7 @@ func TestTestSendsNeverEchoReceivers(t *testing.T) {
 		w.Header().Set("X-Internal", marker)
 		w.Header().Set("Retry-After", "30")
 		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, `{"message":"`+marker+`","node":"10.0.0.7"}`)
+		_, _ = io.WriteString(w, `{"message":"`+marker+`","node":"10.0.0.7"}`)
 	}))
 	defer hostile.Close()
 	l, err := net.Listen("tcp", "127.0.0.2:0")
@@ -284,7 +284,7 @@ func TestTestSendsNeverEchoReceivers(t *testing.T) {
 	}
 	other := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		t.Error("the receiver on 127.0.0.2 was reached")
-		io.WriteString(w, marker)
+		_, _ = io.WriteString(w, marker)
 	}))
 	other.Listener.Close()
 	other.Listener = l

@@ -3,7 +3,8 @@ package chat
 import (
 	"bytes"
 	"encoding/json"
-	"unicode/utf8"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/text"
 )
 
 // Bounds on how much of an event's metadata a message shows.
@@ -40,7 +41,7 @@ func Fields(raw json.RawMessage) (fields []Field, total int) {
 		}
 		total++
 		if len(fields) < MaxFields {
-			fields = append(fields, Field{Key: Truncate(key, maxKeyRunes), Value: Truncate(valueText(value), maxValueRunes)})
+			fields = append(fields, Field{Key: text.ClipRunes(key, maxKeyRunes), Value: text.ClipRunes(valueText(value), maxValueRunes)})
 		}
 	}
 	return fields, total
@@ -58,19 +59,4 @@ func valueText(v json.RawMessage) string {
 		return buf.String()
 	}
 	return string(v)
-}
-
-// Truncate cuts s to at most n runes, marking the cut with an ellipsis.
-func Truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i, count := 0, 0
-	for i = range s {
-		if count == n-1 {
-			break
-		}
-		count++
-	}
-	return s[:i] + "…"
 }

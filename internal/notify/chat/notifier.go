@@ -52,13 +52,13 @@ func (n *Notifier) Destination(t triggerset.Definition) string {
 
 // Send posts the firing's message to the trigger's webhook; the answer is
 // classified by safehttp.Classify (any 2xx, such as Teams' 202, succeeds).
-func (n *Notifier) Send(ctx context.Context, d notify.Delivery) error {
+func (n *Notifier) Send(ctx context.Context, d notify.Delivery) (notify.Result, error) {
 	if !n.Configured(d.Trigger) {
-		return notify.Permanentf("trigger %s has no %s webhook URL", d.Trigger.Key, n.label)
+		return notify.Result{}, notify.Permanentf("trigger %s has no %s webhook URL", d.Trigger.Key, n.label)
 	}
 	body, err := n.render(d.Firing, d.Trigger, d.Test)
 	if err != nil {
-		return notify.Permanent(err)
+		return notify.Result{}, notify.Permanent(err)
 	}
 	header := http.Header{}
 	header.Set("Content-Type", "application/json")

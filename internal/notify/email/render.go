@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/text"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -103,7 +104,7 @@ func Render(f ledger.Firing, def triggerset.Definition, from string, test bool, 
 	h.addText("Subject", m.Subject)
 	h.add("Date", now.Format(time.RFC1123Z))
 	h.add("Message-ID", m.MessageID)
-	h.addText(FiringIDHeader, truncate(f.ID, maxIDRunes))
+	h.addText(FiringIDHeader, text.ClipRunes(f.ID, maxIDRunes))
 	h.add("MIME-Version", "1.0")
 
 	var body bytes.Buffer
@@ -235,7 +236,7 @@ func newContent(f ledger.Firing, def triggerset.Definition, test bool) content {
 		subject = fmt.Sprintf("Milestone reached: %s for lead %s", name, lead)
 	}
 	// One line, single spaces: folding and unfolding keep it as it is.
-	subject = truncate(strings.Join(strings.Fields(cleanLine(subject)), " "), maxSubjectRunes)
+	subject = text.ClipRunes(strings.Join(strings.Fields(cleanLine(subject)), " "), maxSubjectRunes)
 	if test {
 		subject = testPrefix + subject
 	}
@@ -256,9 +257,9 @@ func newContent(f ledger.Firing, def triggerset.Definition, test bool) content {
 	}
 	c := content{
 		subject:   subject,
-		preheader: truncate(preheader, maxPreheaderRunes),
+		preheader: text.ClipRunes(preheader, maxPreheaderRunes),
 		test:      test,
-		message:   truncate(message, maxMessageRunes),
+		message:   text.ClipRunes(message, maxMessageRunes),
 		details: []detail{
 			{"Trigger", name},
 			{"Lead ID", lead},
@@ -276,8 +277,8 @@ func newContent(f ledger.Firing, def triggerset.Definition, test bool) content {
 	c.omitted = omitted
 	for _, ds := range [][]detail{c.details, c.metadata} {
 		for i := range ds {
-			ds[i].label = truncate(cleanLine(ds[i].label), maxMetadataKey)
-			ds[i].value = truncate(cleanLine(ds[i].value), maxDetailRunes)
+			ds[i].label = text.ClipRunes(cleanLine(ds[i].label), maxMetadataKey)
+			ds[i].value = text.ClipRunes(cleanLine(ds[i].value), maxDetailRunes)
 		}
 	}
 	return c
@@ -361,19 +362,4 @@ func firstNonEmpty(s ...string) string {
 func normalizeNewlines(s string) string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	return strings.ReplaceAll(s, "\r", "\n")
-}
-
-// truncate cuts s to at most n runes, marking the cut with "…".
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := 0
-	for j := range s {
-		if i == n {
-			return s[:j] + "…"
-		}
-		i++
-	}
-	return s
 }

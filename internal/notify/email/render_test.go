@@ -127,12 +127,3 @@ func TestCleanLine(t *testing.T) {
 		}
 	}
 }
-
-func TestTruncate(t *testing.T) {
-	if got := truncate("héllo", 2); got != "hé…" {
-		t.Errorf("truncate = %q", got)
-	}
-	if got := truncate("héllo", 5); got != "héllo" {
-		t.Errorf("truncate = %q", got)
-	}
-}

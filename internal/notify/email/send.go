@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
+	"github.com/leadvibe/milestone-triggers-operator/internal/text"
 )
 
 // maxReplyText bounds how much of a relay's reply an error's Detail
@@ -22,21 +23,29 @@ const maxReplyText = 200
 // Send makes one attempt to deliver d by email: one SMTP transaction with
 // every recipient (see the package documentation for how replies are
 // classified). The context's deadline bounds the whole attempt, and
-// cancelling the context aborts it.
-func (n *Notifier) Send(ctx context.Context, d notify.Delivery) error {
+// cancelling the context aborts it. On success the result's code is the
+// relay's 250 to the message's DATA.
+func (n *Notifier) Send(ctx context.Context, d notify.Delivery) (notify.Result, error) {
 	now := d.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
 	msg, err := Render(d.Firing, d.Trigger, n.cfg.From, d.Test, now)
 	if err != nil {
-		return notify.Permanent(fmt.Errorf("rendering the email of firing %s: %w", d.Firing.ID, err))
+		return notify.Result{}, notify.Permanent(fmt.Errorf("rendering the email of firing %s: %w", d.Firing.ID, err))
 	}
 	if len(msg.To) == 0 {
-		return notify.Permanentf("trigger %s has no email addresses", d.Trigger.Key)
+		return notify.Result{}, notify.Permanentf("trigger %s has no email addresses", d.Trigger.Key)
 	}
-	return n.send(ctx, msg)
+	if err := n.send(ctx, msg); err != nil {
+		return notify.Result{}, err
+	}
+	// net/smtp takes the end of DATA only with a 250.
+	return notify.Result{StatusCode: replyAccepted}, nil
 }
+
+// replyAccepted is the SMTP reply code of a message the relay took.
+const replyAccepted = 250
 
 // send delivers msg over a new connection to the relay.
 func (n *Notifier) send(ctx context.Context, msg Message) error {
@@ -216,7 +225,7 @@ func (s session) fail(step string, err error) error {
 	}
 	return &notify.Error{
 		Err:    notify.Because(reason, cause),
-		Detail: s.detail(step + ": " + truncate(cleanLine(err.Error()), maxReplyText)),
+		Detail: s.detail(step + ": " + text.ClipRunes(cleanLine(err.Error()), maxReplyText)),
 	}
 }
 
@@ -228,11 +237,11 @@ func (s session) refuse(step, reason string) error {
 }
 
 // detail is text for an error's Detail: prefixed with the relay's address.
-func (s session) detail(text string) string {
-	return "SMTP relay " + s.n.cfg.Addr + ": " + text
+func (s session) detail(detailText string) string {
+	return "SMTP relay " + s.n.cfg.Addr + ": " + detailText
 }
 
 // replyText returns the relay's reply, bounded and on one line.
 func replyText(e *textproto.Error) string {
-	return truncate(cleanLine(e.Error()), maxReplyText)
+	return text.ClipRunes(cleanLine(e.Error()), maxReplyText)
 }

@@ -78,7 +78,11 @@ func send(t *testing.T, n *Notifier, f ledger.Firing, def triggerset.Definition,
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return n.Send(ctx, notify.Delivery{Firing: f, Trigger: def, Attempt: 1, Now: testNow, Test: test})
+	res, err := n.Send(ctx, notify.Delivery{Firing: f, Trigger: def, Attempt: 1, Now: testNow, Test: test})
+	if err == nil && res.StatusCode != 250 {
+		t.Errorf("a delivered email's code is %d, want the relay's 250", res.StatusCode)
+	}
+	return err
 }
 
 // parsed is a received message, parsed.
@@ -100,7 +104,7 @@ func parse(t *testing.T, raw []byte) parsed {
 	}
 	p := parsed{header: m.Header}
 	mr := multipart.NewReader(m.Body, params["boundary"])
-	var types []string
+	var partTypes []string
 	for {
 		part, err := mr.NextRawPart()
 		if errors.Is(err, io.EOF) {
@@ -123,7 +127,7 @@ func parse(t *testing.T, raw []byte) parsed {
 		if err != nil {
 			t.Fatalf("decoding the %s part: %v", pt, err)
 		}
-		types = append(types, pt)
+		partTypes = append(partTypes, pt)
 		// Quoted-printable line breaks are CRLF; read them as LF.
 		text := strings.ReplaceAll(string(body), "\r\n", "\n")
 		switch pt {
@@ -133,8 +137,8 @@ func parse(t *testing.T, raw []byte) parsed {
 			p.html = text
 		}
 	}
-	if strings.Join(types, ",") != "text/plain,text/html" {
-		t.Errorf("parts = %v, want text/plain then text/html", types)
+	if strings.Join(partTypes, ",") != "text/plain,text/html" {
+		t.Errorf("parts = %v, want text/plain then text/html", partTypes)
 	}
 	return p
 }
@@ -329,7 +333,7 @@ func TestSameMessageIDOnRetries(t *testing.T) {
 	def := testDefinition("sales@example.com")
 	for attempt := 1; attempt <= 2; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := n.Send(ctx, notify.Delivery{Firing: testFiring(), Trigger: def, Attempt: attempt, Now: testNow.Add(time.Duration(attempt) * time.Minute)})
+		_, err := n.Send(ctx, notify.Delivery{Firing: testFiring(), Trigger: def, Attempt: attempt, Now: testNow.Add(time.Duration(attempt) * time.Minute)})
 		cancel()
 		if err != nil {
 			t.Fatalf("attempt %d: %v", attempt, err)
@@ -587,7 +591,7 @@ func TestRelayHangsUntilDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err = n.Send(ctx, notify.Delivery{Firing: testFiring(), Trigger: testDefinition("a@example.com"), Attempt: 1, Now: testNow})
+	_, err = n.Send(ctx, notify.Delivery{Firing: testFiring(), Trigger: testDefinition("a@example.com"), Attempt: 1, Now: testNow})
 	if err == nil || !notify.IsRetryable(err) {
 		t.Fatalf("Send = %v, want a retryable error", err)
 	}

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
+	"github.com/leadvibe/milestone-triggers-operator/internal/text"
 )
 
 // Limits of response handling.
@@ -156,12 +156,7 @@ func snippet(body []byte, u *url.URL) string {
 	}, s)
 	s = strings.Join(strings.Fields(s), " ")
 	s = scrub(s, u)
-	if len(s) > maxSnippet {
-		n := maxSnippet
-		for n > 0 && !utf8.RuneStart(s[n]) {
-			n--
-		}
-		s = s[:n] + "…"
-	}
+	s = text.ClipBytes(s, maxSnippet)
+
 	return s
 }

@@ -49,14 +49,14 @@ func TestPostClassifiesStatuses(t *testing.T) {
 				w.Header().Set("Location", "https://elsewhere.example/?token=s3cr3t")
 			}
 			w.WriteHeader(tt.status)
-			w.Write([]byte("oops"))
+			_, _ = w.Write([]byte("oops"))
 		}))
-		err := Post(context.Background(), NewClient(Policy{}, 5*time.Second), srv.URL+"/hook?token=s3cr3t", nil, []byte("{}"))
+		res, err := Post(context.Background(), NewClient(Policy{}, 5*time.Second), srv.URL+"/hook?token=s3cr3t", nil, []byte("{}"))
 		srv.Close()
 
 		if tt.status < 300 {
-			if err != nil {
-				t.Errorf("status %d: err = %v, want success", tt.status, err)
+			if err != nil || res.StatusCode != tt.status {
+				t.Errorf("status %d: result %+v, err = %v, want success with the status", tt.status, res, err)
 			}
 			continue
 		}
@@ -89,7 +89,7 @@ func TestPostTransportErrors(t *testing.T) {
 	l.Close()
 
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body) // so that the server notices the client leave
+		_, _ = io.Copy(io.Discard, r.Body) // so that the server notices the client leave
 		select {
 		case <-r.Context().Done():
 		case <-time.After(5 * time.Second):
@@ -120,7 +120,7 @@ func TestPostTransportErrors(t *testing.T) {
 		{"relative", ctx, "/s3cr3t", false, nil, ""},
 	}
 	for _, tt := range tests {
-		err := Post(tt.ctx, c, tt.url, nil, []byte("{}"))
+		_, err := Post(tt.ctx, c, tt.url, nil, []byte("{}"))
 		if err == nil {
 			t.Errorf("%s: success, want a failure", tt.name)
 			continue
@@ -145,11 +145,11 @@ func TestPostTransportErrors(t *testing.T) {
 func TestClassifyRedactsEchoedURL(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
-		w.Write([]byte("bad request to " + r.URL.RequestURI() + "\n\x00 more"))
+		_, _ = w.Write([]byte("bad request to " + r.URL.RequestURI() + "\n\x00 more"))
 	}))
 	defer srv.Close()
 
-	err := Post(context.Background(), NewClient(Policy{}, 5*time.Second), srv.URL+"/services/T000/B000/XXXXsecret?token=s3cr3t", nil, nil)
+	_, err := Post(context.Background(), NewClient(Policy{}, 5*time.Second), srv.URL+"/services/T000/B000/XXXXsecret?token=s3cr3t", nil, nil)
 	if err == nil || err.Error() != "the receiver answered 400 Bad Request" {
 		t.Fatalf("err = %v, want the status alone", err)
 	}
@@ -199,7 +199,7 @@ func TestPostSendsHeadersAndBody(t *testing.T) {
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
 	h["webhook-id"] = []string{"msg_1"}
-	if err := Post(context.Background(), NewClient(Policy{}, 5*time.Second), srv.URL, h, []byte(`{"a":1}`)); err != nil {
+	if _, err := Post(context.Background(), NewClient(Policy{}, 5*time.Second), srv.URL, h, []byte(`{"a":1}`)); err != nil {
 		t.Fatal(err)
 	}
 	r := <-got
@@ -244,12 +244,12 @@ func TestReceiverNeverEchoed(t *testing.T) {
 			body := "{\"error\":\"" + marker + "\"}"
 			fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\nX-Debug: %s\r\nLocation: http://%s.example/\r\nWWW-Authenticate: Basic realm=%q\r\n", tt.status, marker, marker, marker, marker)
 			if tt.status == 429 || tt.status == 503 {
-				buf.WriteString("Retry-After: 120\r\n")
+				_, _ = buf.WriteString("Retry-After: 120\r\n")
 			}
 			fmt.Fprintf(buf, "Content-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
 			buf.Flush()
 		}))
-		err := Post(context.Background(), NewClient(Policy{}, 5*time.Second), srv.URL+"/hook", nil, []byte("{}"))
+		_, err := Post(context.Background(), NewClient(Policy{}, 5*time.Second), srv.URL+"/hook", nil, []byte("{}"))
 		srv.Close()
 		if tt.want == "" {
 			if err != nil {
@@ -302,7 +302,7 @@ func TestTransportReasons(t *testing.T) {
 		{"no such host", "http://no-such-host.invalid/hook", "DNS lookup failed"},
 	}
 	for _, tt := range tests {
-		err := Post(context.Background(), c, tt.url, nil, []byte("{}"))
+		_, err := Post(context.Background(), c, tt.url, nil, []byte("{}"))
 		if err == nil {
 			t.Errorf("%s: success, want a failure", tt.name)
 			continue

@@ -32,7 +32,7 @@ var loopback1 = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 
 func TestLoopbackReachableWhenAllowed(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		io.WriteString(w, "hello")
+		_, _ = io.WriteString(w, "hello")
 	}))
 	defer srv.Close()
 
@@ -95,7 +95,7 @@ func TestLoopbackOutsideAllowList(t *testing.T) {
 	refused := NewClient(Policy{Deny: DefaultDeny, Allow: loopback1}, 5*time.Second)
 	for _, host := range []string{"127.0.0.2", "[::ffff:127.0.0.2]", "[::ffff:7f00:2]", "[0:0:0:0:0:ffff:127.0.0.2]"} {
 		url := "http://" + host + ":" + port + "/hook"
-		err := Post(context.Background(), refused, url, nil, []byte("{}"))
+		_, err := Post(context.Background(), refused, url, nil, []byte("{}"))
 		var denied *DeniedError
 		if !errors.As(err, &denied) || denied.Prefix != netip.MustParsePrefix("127.0.0.0/8") {
 			t.Errorf("POST %s: err = %v (detail %q), want it refused as loopback", url, err, notify.Detail(err))
@@ -113,7 +113,7 @@ func TestLoopbackOutsideAllowList(t *testing.T) {
 	}
 
 	allowed := NewClient(Policy{Deny: DefaultDeny, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}}, 5*time.Second)
-	if err := Post(context.Background(), allowed, srv.URL+"/hook", nil, []byte("{}")); err != nil {
+	if _, err := Post(context.Background(), allowed, srv.URL+"/hook", nil, []byte("{}")); err != nil {
 		t.Fatalf("POST with 127.0.0.2/32 allowed: %v", err)
 	}
 	if n := reached.Load(); n != 1 {

@@ -12,24 +12,28 @@ import (
 )
 
 // Post sends body to rawURL with the given headers and classifies the
-// outcome with Classify. A URL that is not an absolute http or https URL
-// is a permanent failure. ctx bounds the attempt; a timeout's reason
-// says how long the attempt had.
-func Post(ctx context.Context, client *http.Client, rawURL string, header http.Header, body []byte) error {
+// outcome with Classify; on success it returns the response's status. A
+// URL that is not an absolute http or https URL is a permanent failure.
+// ctx bounds the attempt; a timeout's reason says how long the attempt
+// had.
+func Post(ctx context.Context, client *http.Client, rawURL string, header http.Header, body []byte) (notify.Result, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return notify.Permanentf("invalid destination URL %s: want an absolute http or https URL", triggerset.RedactURL(rawURL))
+		return notify.Result{}, notify.Permanentf("invalid destination URL %s: want an absolute http or https URL", triggerset.RedactURL(rawURL))
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
 	if err != nil {
-		return notify.Permanentf("invalid destination URL %s", triggerset.RedactURL(rawURL))
+		return notify.Result{}, notify.Permanentf("invalid destination URL %s", triggerset.RedactURL(rawURL))
 	}
 	for k, vs := range header {
 		req.Header[k] = append([]string(nil), vs...)
 	}
 	allowed := budget(ctx, client)
 	resp, err := client.Do(req)
-	return classify(resp, err, allowed)
+	if err := classify(resp, err, allowed); err != nil {
+		return notify.Result{}, err
+	}
+	return notify.Result{StatusCode: resp.StatusCode}, nil
 }
 
 // budget is the time an attempt has: the shorter of the context's

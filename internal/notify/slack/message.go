@@ -9,6 +9,7 @@ import (
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/chat"
+	"github.com/leadvibe/milestone-triggers-operator/internal/text"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -45,7 +46,7 @@ func mrkdwn(s string) textObject { return textObject{Type: "mrkdwn", Text: s} }
 
 // field is a section field: a bold label over an escaped value.
 func field(label, value string) textObject {
-	return mrkdwn("*" + label + "*\n" + escape(chat.Truncate(value, maxFieldRunes)))
+	return mrkdwn("*" + label + "*\n" + escape(text.ClipRunes(value, maxFieldRunes)))
 }
 
 // Message returns the Slack incoming-webhook message for a firing of def:
@@ -71,10 +72,10 @@ func Message(f ledger.Firing, def triggerset.Definition, test bool) ([]byte, err
 
 	m := message{
 		Text: prefix + escape(fmt.Sprintf("%s: lead %s reached a score of %s (threshold %s) on %s",
-			chat.Truncate(name, maxHeaderRunes), chat.Truncate(f.Event.LeadID, maxFieldRunes), score, threshold,
-			chat.Truncate(f.Event.EventType, maxFieldRunes))),
+			text.ClipRunes(name, maxHeaderRunes), text.ClipRunes(f.Event.LeadID, maxFieldRunes), score, threshold,
+			text.ClipRunes(f.Event.EventType, maxFieldRunes))),
 		Blocks: []block{
-			{Type: "header", Text: &textObject{Type: "plain_text", Text: chat.Truncate(prefix+name, maxHeaderRunes), Emoji: true}},
+			{Type: "header", Text: &textObject{Type: "plain_text", Text: text.ClipRunes(prefix+name, maxHeaderRunes), Emoji: true}},
 			{Type: "section", Fields: []textObject{
 				field("Lead", f.Event.LeadID),
 				field("Score", score),
@@ -88,7 +89,7 @@ func Message(f ledger.Firing, def triggerset.Definition, test bool) ([]byte, err
 		m.Blocks = append(m.Blocks, b)
 	}
 	m.Blocks = append(m.Blocks, block{Type: "context", Elements: []textObject{
-		mrkdwn("Event " + escape(chat.Truncate(f.Event.ID, maxFieldRunes)) + " · Firing " + escape(f.ID)),
+		mrkdwn("Event " + escape(text.ClipRunes(f.Event.ID, maxFieldRunes)) + " · Firing " + escape(f.ID)),
 	}})
 
 	var buf bytes.Buffer

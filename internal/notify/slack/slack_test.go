@@ -90,11 +90,11 @@ func TestMessageStructure(t *testing.T) {
 	if !strings.Contains(m.Text, "Hot Lead Alert") || !strings.Contains(m.Text, "ld_123") || strings.HasPrefix(m.Text, TestPrefix) {
 		t.Errorf("text = %q", m.Text)
 	}
-	var types []string
+	var blockTypes []string
 	for _, bl := range m.Blocks {
-		types = append(types, bl.Type)
+		blockTypes = append(blockTypes, bl.Type)
 	}
-	if got := strings.Join(types, ","); got != "header,section,section,context" {
+	if got := strings.Join(blockTypes, ","); got != "header,section,section,context" {
 		t.Fatalf("blocks = %s, want header,section,section,context", got)
 	}
 	if h := m.Blocks[0].Text; h == nil || h.Type != "plain_text" || h.Text != "Hot Lead Alert" {
@@ -206,11 +206,11 @@ func TestSend(t *testing.T) {
 			}
 			got <- b
 			w.WriteHeader(tt.status)
-			io.WriteString(w, "invalid_token")
+			_, _ = io.WriteString(w, "invalid_token")
 		}))
 		n := New(safehttp.NewClient(safehttptest.Policy(), 5*time.Second))
 		def := definition(srv.URL + "/services/T000/B000/s3cr3t")
-		err := n.Send(context.Background(), notify.Delivery{Firing: firing(), Trigger: def, Attempt: 1, Now: time.Now()})
+		_, err := n.Send(context.Background(), notify.Delivery{Firing: firing(), Trigger: def, Attempt: 1, Now: time.Now()})
 		srv.Close()
 
 		want, _ := Message(firing(), def, false)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/chat"
+	"github.com/leadvibe/milestone-triggers-operator/internal/text"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -62,8 +63,8 @@ type fact struct {
 	Value string `json:"value"`
 }
 
-func textBlock(text, size string) element {
-	return element{Type: "TextBlock", Text: text, Weight: "Bolder", Size: size, Wrap: true}
+func textBlock(content, size string) element {
+	return element{Type: "TextBlock", Text: content, Weight: "Bolder", Size: size, Wrap: true}
 }
 
 // Message returns the Teams Workflows webhook message for a firing of def:
@@ -83,14 +84,14 @@ func Message(f ledger.Firing, def triggerset.Definition, test bool) ([]byte, err
 		name = TestPrefix + name
 	}
 	body := []element{
-		textBlock(chat.Truncate(name, maxTitleRunes), "Medium"),
+		textBlock(text.ClipRunes(name, maxTitleRunes), "Medium"),
 		{Type: "FactSet", Facts: []fact{
-			{Title: "Lead", Value: chat.Truncate(f.Event.LeadID, maxFactRunes)},
+			{Title: "Lead", Value: text.ClipRunes(f.Event.LeadID, maxFactRunes)},
 			{Title: "Score", Value: strconv.FormatInt(f.Score, 10)},
-			{Title: "Event type", Value: chat.Truncate(f.Event.EventType, maxFactRunes)},
+			{Title: "Event type", Value: text.ClipRunes(f.Event.EventType, maxFactRunes)},
 			{Title: "Time", Value: f.Event.CreatedAt.UTC().Format(time.RFC3339)},
 			{Title: "Threshold", Value: strconv.FormatInt(f.Threshold, 10)},
-			{Title: "Event id", Value: chat.Truncate(f.Event.ID, maxFactRunes)},
+			{Title: "Event id", Value: text.ClipRunes(f.Event.ID, maxFactRunes)},
 		}},
 	}
 	if fields, total := chat.Fields(f.Event.Metadata); len(fields) > 0 {

@@ -176,7 +176,7 @@ func TestSend(t *testing.T) {
 		}))
 		n := New(safehttp.NewClient(safehttptest.Policy(), 5*time.Second))
 		def := definition(srv.URL + "/workflows/abc/triggers/manual/paths/invoke?sig=s3cr3t")
-		err := n.Send(context.Background(), notify.Delivery{Firing: firing(), Trigger: def, Attempt: 1, Now: time.Now()})
+		_, err := n.Send(context.Background(), notify.Delivery{Firing: firing(), Trigger: def, Attempt: 1, Now: time.Now()})
 		srv.Close()
 
 		want, _ := Message(firing(), def, false)

@@ -41,17 +41,17 @@ func (n *Notifier) Destination(t triggerset.Definition) string {
 // Send POSTs the firing's payload to the trigger's webhook URL, with the
 // headers Headers returns. A payload or signature that cannot be built is
 // a permanent failure; the response is classified by safehttp.Classify.
-func (n *Notifier) Send(ctx context.Context, d notify.Delivery) error {
+func (n *Notifier) Send(ctx context.Context, d notify.Delivery) (notify.Result, error) {
 	if !n.Configured(d.Trigger) {
-		return notify.Permanentf("trigger %s has no webhook URL", d.Trigger.Key)
+		return notify.Result{}, notify.Permanentf("trigger %s has no webhook URL", d.Trigger.Key)
 	}
 	body, err := Payload(d.Firing)
 	if err != nil {
-		return notify.Permanent(err)
+		return notify.Result{}, notify.Permanent(err)
 	}
 	header, err := Headers(d, body)
 	if err != nil {
-		return notify.Permanent(err)
+		return notify.Result{}, notify.Permanent(err)
 	}
 	return safehttp.Post(ctx, n.client, d.Trigger.Destinations.Webhook.Reveal(), header, body)
 }

@@ -73,7 +73,7 @@ func TestSendPostsSignedPayload(t *testing.T) {
 	other := "whsec_" + base64.StdEncoding.EncodeToString([]byte("the next key, during a rotation"))
 	d := delivery(srv.URL+"/hooks/leadvibe?token=s3cr3t", specSecret, other)
 
-	if err := newNotifier().Send(context.Background(), d); err != nil {
+	if _, err := newNotifier().Send(context.Background(), d); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	r := <-got
@@ -112,11 +112,11 @@ func TestSendStableIDAndTestMarker(t *testing.T) {
 	srv, got := receiver(t, http.StatusNoContent, "")
 	d := delivery(srv.URL)
 	n := newNotifier()
-	if err := n.Send(context.Background(), d); err != nil {
-		t.Fatal(err)
+	if res, err := n.Send(context.Background(), d); err != nil || res.StatusCode != http.StatusNoContent {
+		t.Fatalf("result %+v, %v; want the receiver's 204", res, err)
 	}
 	d.Attempt, d.Now, d.Test = 2, d.Now.Add(5*time.Second), true
-	if err := n.Send(context.Background(), d); err != nil {
+	if _, err := n.Send(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
 	first, second := <-got, <-got
@@ -152,7 +152,7 @@ func TestSendClassifiesStatuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		srv, _ := receiver(t, tt.status, tt.retryAfter)
-		err := newNotifier().Send(context.Background(), delivery(srv.URL+"/hook?token=s3cr3t"))
+		_, err := newNotifier().Send(context.Background(), delivery(srv.URL+"/hook?token=s3cr3t"))
 		if err == nil {
 			t.Errorf("status %d: success, want a failure", tt.status)
 			continue
@@ -183,7 +183,7 @@ func TestSendTransportFailures(t *testing.T) {
 
 	release := make(chan struct{})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+		_, _ = io.Copy(io.Discard, r.Body)
 		select {
 		case <-r.Context().Done():
 		case <-release:
@@ -206,7 +206,7 @@ func TestSendTransportFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
-		err := newNotifier().Send(ctx, delivery(tt.url))
+		_, err := newNotifier().Send(ctx, delivery(tt.url))
 		cancel()
 		if err == nil {
 			t.Errorf("%s: success, want a failure", tt.name)
@@ -226,7 +226,7 @@ func TestSendTransportFailures(t *testing.T) {
 
 func TestSendBadSecretIsPermanent(t *testing.T) {
 	srv, got := receiver(t, http.StatusOK, "")
-	err := newNotifier().Send(context.Background(), delivery(srv.URL, "whsec_!!not-base64!!"))
+	_, err := newNotifier().Send(context.Background(), delivery(srv.URL, "whsec_!!not-base64!!"))
 	if err == nil || notify.IsRetryable(err) || strings.Contains(err.Error(), "not-base64") {
 		t.Fatalf("err = %v, want a permanent failure that does not reveal the secret", err)
 	}

@@ -47,6 +47,7 @@ import (
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/version"
 )
 
 func main() {
@@ -68,6 +69,7 @@ func main() {
 		fmt.Fprintf(out, "Usage:\n  %[1]s [flags]                  publish one event built from --id, --lead, --type, --score\n  %[1]s [flags] -                publish the JSON events of standard input, one per line\n  %[1]s [flags] --batch N -      the same, as atomic batches of up to N events\n\nEvents go to leadvibe.events.<ou> with the event id as the message id, so the stream drops a repeat.\n\nFlags:\n", os.Args[0])
 		flag.PrintDefaults()
 	}
+	version.AddFlag(flag.CommandLine)
 	flag.Parse()
 
 	stdin := flag.NArg() == 1 && flag.Arg(0) == "-"

@@ -54,6 +54,7 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/pipeline"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
+	"github.com/leadvibe/milestone-triggers-operator/internal/version"
 )
 
 const ou = "bench"
@@ -89,6 +90,7 @@ func main() {
 	atomicBatch := flag.Int("atomic-batch", 500, fmt.Sprintf("Events per atomic batch of the raw atomic-batch publish and of -e2e-publisher batch (1..%d).", stream.MaxAtomicBatch))
 	e2ePub := flag.String("e2e-publisher", "async", "How the end-to-end run publishes: async, batch (atomic batches of -atomic-batch, as outside publishers should) or sync; a comma-separated list runs one end-to-end measurement each.")
 	cpuprofile := flag.String("cpuprofile", "", "Write a CPU profile of the end-to-end run(s) here.")
+	version.AddFlag(flag.CommandLine)
 	flag.Parse()
 
 	policy, err := stream.ParseSyncPolicy(*syncFlag)
@@ -146,7 +148,7 @@ func main() {
 func workload(n, leads int) []stream.Event {
 	rng := rand.New(rand.NewPCG(1, 2))
 	scores := make([]int64, leads)
-	types := []string{"page_view", "page_view", "page_view", "form_submit", "demo_request"}
+	eventTypes := []string{"page_view", "page_view", "page_view", "form_submit", "demo_request"}
 	now := time.Now().UTC()
 	evs := make([]stream.Event, n)
 	for i := range evs {
@@ -155,7 +157,7 @@ func workload(n, leads int) []stream.Event {
 		evs[i] = stream.Event{
 			ID:        fmt.Sprintf("evt-%08d", i),
 			LeadID:    fmt.Sprintf("ld_%06d", l),
-			EventType: types[rng.IntN(len(types))],
+			EventType: eventTypes[rng.IntN(len(eventTypes))],
 			Score:     scores[l],
 			Metadata:  []byte(`{"source":"website","page":"/pricing","campaign":"spring-launch","utm_medium":"email","referrer":"https://www.example.com/blog/scoring"}`),
 			CreatedAt: now,
@@ -378,12 +380,12 @@ func endToEnd(policy stream.SyncPolicy, evs []stream.Event, n, batch int, pub pu
 	}
 	ldg := ledger.New(streams)
 	set := triggerset.NewMemory()
-	types := []string{"", "", "demo_request", "form_submit"}
+	eventTypes := []string{"", "", "demo_request", "form_submit"}
 	for i := range n {
 		set.Upsert(triggerset.Definition{
 			Key:       typesName(fmt.Sprintf("t-%d", i)),
 			UID:       typesUID(fmt.Sprintf("uid-%d", i)),
-			EventType: types[i%len(types)],
+			EventType: eventTypes[i%len(eventTypes)],
 			Threshold: int64(10 + (i*190)/max(1, n)),
 			Active:    true,
 		})

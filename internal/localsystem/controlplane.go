@@ -2,6 +2,7 @@ package localsystem
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,6 +38,13 @@ type ControlPlaneOptions struct {
 	CRDDir string
 	// Kubeconfig is where the admin kubeconfig is written.
 	Kubeconfig string
+	// ChildShim, when set, is this program's own executable
+	// (os.Executable()), whose main calls RunChildShim first: etcd and
+	// kube-apiserver are then started through it and die with this
+	// process however it ends (Linux's parent-death signal), SIGKILL
+	// included. Empty: they are started directly, and outlive a process
+	// that is killed before Stop.
+	ChildShim string
 }
 
 // ControlPlane is a running etcd and kube-apiserver with the CRDs installed
@@ -49,6 +57,8 @@ type ControlPlane struct {
 	Clientset kubernetes.Interface
 
 	env *envtest.Environment
+	// shimDir holds the links to the child shim, removed by Stop.
+	shimDir string
 }
 
 // CheckAssets says, in an error that tells what to run, when dir does not
@@ -65,18 +75,35 @@ func CheckAssets(dir string) error {
 // StartControlPlane starts etcd and kube-apiserver, installs the CRDs,
 // creates an admin user (system:masters) and writes its kubeconfig.
 // Stop stops it.
+//
+// With a ChildShim, etcd and kube-apiserver are forked from a thread that
+// lives as long as this process (a child's parent-death signal fires when
+// the thread that forked it exits), and run from o.Assets even when
+// KUBEBUILDER_ASSETS is set.
 func StartControlPlane(o ControlPlaneOptions) (*ControlPlane, error) {
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: o.Assets,
 		CRDDirectoryPaths:     []string{o.CRDDir},
 		ErrorIfCRDPathMissing: true,
 	}
-	if _, err := env.Start(); err != nil {
+	cp := &ControlPlane{env: env, Kubeconfig: o.Kubeconfig}
+	if o.ChildShim != "" {
+		dir, err := shimChildren(o.ChildShim, o.Assets)
+		if err != nil {
+			return nil, fmt.Errorf("preparing the child shim: %w", err)
+		}
+		if dir != "" {
+			cp.shimDir = dir
+			env.ControlPlane.Etcd = &envtest.Etcd{Path: filepath.Join(dir, "etcd")}
+			env.ControlPlane.GetAPIServer().Path = filepath.Join(dir, "kube-apiserver")
+		}
+	}
+	if err := onSpawnThread(func() error { _, err := env.Start(); return err }); err != nil {
+		_ = cp.Stop()
 		return nil, fmt.Errorf("starting the control plane: %w", err)
 	}
-	cp := &ControlPlane{env: env, Kubeconfig: o.Kubeconfig}
 	if err := cp.writeAdmin(); err != nil {
-		_ = env.Stop()
+		_ = cp.Stop()
 		return nil, err
 	}
 	return cp, nil
@@ -100,7 +127,18 @@ func (cp *ControlPlane) writeAdmin() error {
 }
 
 // Stop stops kube-apiserver and etcd and removes their temporary files.
-func (cp *ControlPlane) Stop() error { return cp.env.Stop() }
+func (cp *ControlPlane) Stop() error {
+	err := cp.env.Stop()
+	if cp.shimDir != "" {
+		err = errors.Join(err, os.RemoveAll(cp.shimDir))
+	}
+	return err
+}
+
+// Pids are the process ids of etcd and kube-apiserver, the children of
+// this process that the control plane started, by name; empty outside
+// Linux.
+func (cp *ControlPlane) Pids() (map[string]int, error) { return childPids(os.Getpid()) }
 
 // CreateOU creates the namespace of an OU.
 func (cp *ControlPlane) CreateOU(ctx context.Context, name string) error {

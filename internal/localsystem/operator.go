@@ -165,7 +165,7 @@ func (op *Operator) start() error {
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = procAttr()
 	if err := startCmd(cmd); err != nil {
-		logFile.Close()
+		_ = logFile.Close()
 		return err
 	}
 	op.started = true
@@ -173,7 +173,7 @@ func (op *Operator) start() error {
 	op.cmd, op.exited, op.err = cmd, exited, nil
 	go func() {
 		err := cmd.Wait()
-		logFile.Close()
+		_ = logFile.Close()
 		op.mu.Lock()
 		op.err = err
 		op.mu.Unlock()
@@ -251,9 +251,9 @@ func (op *Operator) Kill() error {
 	return err
 }
 
-// waitFor polls url until it answers with the status given, the process
+// waitFor polls target until it answers with the status given, the process
 // exits, or the context ends.
-func (op *Operator) waitFor(ctx context.Context, url string, status int) error {
+func (op *Operator) waitFor(ctx context.Context, target string, status int) error {
 	exited := op.Exited()
 	deadline := time.After(op.opts.ReadyTimeout)
 	tick := time.NewTicker(200 * time.Millisecond)
@@ -268,9 +268,9 @@ func (op *Operator) waitFor(ctx context.Context, url string, status int) error {
 		case <-deadline:
 			return fmt.Errorf("timed out after %s", op.opts.ReadyTimeout)
 		case <-tick.C:
-			resp, err := client.Get(url)
+			resp, err := client.Get(target)
 			if err == nil {
-				resp.Body.Close()
+				_ = resp.Body.Close()
 				if resp.StatusCode == status {
 					return nil
 				}
@@ -286,6 +286,6 @@ func FreeLoopbackAddr() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().String(), nil
 }

@@ -15,18 +15,24 @@ func procAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 
-// startCmd starts cmd from one OS thread that lives as long as this
-// process: Linux sends the parent-death signal when the thread that forked
-// the child exits, and the Go runtime may end a thread, so the forks are
-// made on a thread that never ends.
-func startCmd(cmd *exec.Cmd) error {
-	req := spawnRequest{cmd: cmd, done: make(chan error, 1)}
+// startCmd starts cmd from the spawn thread (see onSpawnThread).
+func startCmd(cmd *exec.Cmd) error { return onSpawnThread(cmd.Start) }
+
+// onSpawnThread runs f on one OS thread that lives as long as this
+// process, and returns its error. Linux sends a child's parent-death
+// signal when the thread that forked the child exits, not the process,
+// and the Go runtime may end a thread (one a goroutine locked and left
+// locked), so every child that must die with this process is forked from
+// a thread that never ends: the operator (startCmd) and the control
+// plane's etcd and kube-apiserver (StartControlPlane).
+func onSpawnThread(f func() error) error {
+	req := spawnRequest{f: f, done: make(chan error, 1)}
 	spawner() <- req
 	return <-req.done
 }
 
 type spawnRequest struct {
-	cmd  *exec.Cmd
+	f    func() error
 	done chan error
 }
 
@@ -37,7 +43,7 @@ var spawner = sync.OnceValue(func() chan<- spawnRequest {
 		// process exits.
 		runtime.LockOSThread()
 		for req := range requests {
-			req.done <- req.cmd.Start()
+			req.done <- req.f()
 		}
 	}()
 	return requests

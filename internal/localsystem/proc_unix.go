@@ -13,5 +13,8 @@ func procAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true
 
 func startCmd(cmd *exec.Cmd) error { return cmd.Start() }
 
+// onSpawnThread runs f: only Linux has a parent-death signal to keep.
+func onSpawnThread(f func() error) error { return f() }
+
 // killGroup sends SIGKILL to the process group led by pid.
 func killGroup(pid int) error { return syscall.Kill(-pid, syscall.SIGKILL) }

@@ -45,6 +45,7 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/streamauth"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
+	"github.com/leadvibe/milestone-triggers-operator/internal/version"
 )
 
 var (
@@ -173,9 +174,10 @@ func parseFlags() (options, zap.Options) {
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "Usage: %s [flags]\n\nRuns the Milestone Triggers operator.\n\nFlags:\n", os.Args[0])
+		_, _ = fmt.Fprintf(flag.CommandLine.Output(), "Usage: %s [flags]\n\nRuns the Milestone Triggers operator.\n\nFlags:\n", os.Args[0])
 		flag.PrintDefaults()
 	}
+	version.AddFlag(flag.CommandLine)
 	flag.Parse()
 	return o, zapOpts
 }
@@ -234,6 +236,9 @@ func run(o options) error {
 	if err := mgr.Add(gate); err != nil {
 		return err
 	}
+	// One rate limit for the Warning Events of the reconciler and the
+	// status projector.
+	warnings := &controllers.Warnings{Recorder: mgr.GetEventRecorder("milestone-triggers")}
 	if err := (&controllers.MilestoneTriggerReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -241,6 +246,8 @@ func run(o options) error {
 		Gate:      gate,
 
 		AllowUnlabeledSecrets: !o.requireReferenceableSecrets,
+		EmailEnabled:          o.smtpAddr != "",
+		Warnings:              warnings,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the MilestoneTrigger controller: %w", err)
 	}
@@ -276,19 +283,19 @@ func run(o options) error {
 	}); err != nil {
 		return err
 	}
-	if err := mgr.Add(&controllers.FiringStatusWriter{
-		Client:   mgr.GetClient(),
-		JS:       conn.JS,
-		Ledger:   ldg,
-		Recorder: mgr.GetEventRecorder("milestone-triggers"),
-		Log:      ctrl.Log.WithName("firing-status"),
-		Interval: o.statusInterval,
+	// The one writer of the firing summary and delivery health, from the
+	// outbox and the history.
+	if err := mgr.Add(&controllers.StatusProjector{
+		Client:       mgr.GetClient(),
+		Reader:       mgr.GetAPIReader(),
+		JS:           conn.JS,
+		Ledger:       ldg,
+		Recorder:     mgr.GetEventRecorder("milestone-triggers"),
+		Warnings:     warnings,
+		EmailEnabled: o.smtpAddr != "",
+		Log:          ctrl.Log.WithName("status"),
+		Interval:     o.statusInterval,
 	}); err != nil {
-		return err
-	}
-
-	deliveryStatus := &controllers.DeliveryStatusWriter{Client: mgr.GetClient(), Log: ctrl.Log.WithName("delivery-status"), Interval: o.statusInterval}
-	if err := mgr.Add(deliveryStatus); err != nil {
 		return err
 	}
 	hist := history.New(streams)
@@ -302,7 +309,6 @@ func run(o options) error {
 		// Concurrency and PerDestination: see the flags.
 		Concurrency:    o.deliveryConcurrency,
 		PerDestination: o.deliveryPerDestination,
-		OnAttempt:      deliveryStatus.Record,
 	}); err != nil {
 		return err
 	}

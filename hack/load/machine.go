@@ -2,50 +2,11 @@ package main
 
 import (
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
-
-// machine describes where the measurement ran.
-type machine struct {
-	cpuModel string
-	cores    int
-	goVer    string
-	kernel   string
-}
-
-func describeMachine() machine {
-	m := machine{cpuModel: "unknown", cores: runtime.NumCPU(), goVer: runtime.Version(), kernel: runtime.GOOS + "/" + runtime.GOARCH}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.Lines(string(b)) {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.cpuModel = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.kernel += ", Linux " + strings.TrimSpace(string(b))
-	}
-	return m
-}
-
-// loadAverage returns the 1, 5 and 15 minute load averages as
-// /proc/loadavg gives them.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
 
 // cpuTime is the CPU time (user + system) this process has used.
 func cpuTime() time.Duration {
@@ -54,21 +15,6 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// commandLine quotes the arguments as a shell would need them.
-func commandLine(args []string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		if a != "" && strings.IndexFunc(a, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,@+", r))
-		}) < 0 {
-			q[i] = a
-		} else {
-			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-	}
-	return strings.Join(q, " ")
 }
 
 // clockTicks is the kernel's USER_HZ, in which /proc/<pid>/stat counts CPU

@@ -153,8 +153,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/leadvibe/milestone-triggers-operator/hack/internal/bench"
 	"github.com/leadvibe/milestone-triggers-operator/internal/localsystem"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/version"
 )
 
 type options struct {
@@ -264,6 +266,7 @@ func parseFlags() options {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: %s [flags]\n\nMeasures the operator end to end: triggers, events, webhooks. See `go doc ./hack/load`.\n\nFlags:\n", os.Args[0])
 		flag.PrintDefaults()
 	}
+	version.AddFlag(flag.CommandLine)
 	flag.Parse()
 	o.kubeconfig = flag.Lookup("kubeconfig").Value.String()
 	return o
@@ -326,11 +329,11 @@ func (o options) validate() error {
 }
 
 func run(ctx context.Context, o options) (retErr error) {
-	mach := describeMachine()
+	mach := bench.DescribeMachine()
 	run := strconv.FormatUint(rand.Uint64N(36*36*36*36*36*36), 36)
-	rep := &report{opts: o, run: run, command: commandLine(os.Args), machine: mach, loadBefore: loadAverage()}
+	rep := &report{opts: o, run: run, command: bench.CommandLine(os.Args, "./hack/load"), machine: mach, loadBefore: bench.LoadAverage()}
 	fmt.Printf("# hack/load run %s\n#   command  %s\n#   %s, %s, %d cores (%s)\n#   load average before: %s\n",
-		run, rep.command, mach.goVer, mach.cpuModel, mach.cores, mach.kernel, rep.loadBefore)
+		run, rep.command, mach.GoVer, mach.CPUModel, mach.Cores, mach.Kernel, rep.loadBefore)
 
 	if o.startLocal {
 		if o.operatorProfile != "" && o.operatorPprof == "" {
@@ -439,7 +442,7 @@ func run(ctx context.Context, o options) (retErr error) {
 		}
 		rep.raw = &raw
 	}
-	rep.loadAfter = loadAverage()
+	rep.loadAfter = bench.LoadAverage()
 	rep.print(os.Stdout)
 	return rep.drainErr // missing deliveries fail the run, after the report
 }

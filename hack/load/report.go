@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leadvibe/milestone-triggers-operator/hack/internal/bench"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
@@ -24,7 +25,7 @@ type report struct {
 	opts       options
 	run        string
 	command    string
-	machine    machine
+	machine    bench.Machine
 	loadBefore string
 	loadAfter  string
 
@@ -53,7 +54,7 @@ func (r *report) print(w io.Writer) {
 	p("")
 	p("== hack/load run %s", r.run)
 	p("command      %s", r.command)
-	p("machine      %s, %s, %d cores, %s", r.machine.goVer, r.machine.cpuModel, r.machine.cores, r.machine.kernel)
+	p("machine      %s, %s, %d cores, %s", r.machine.GoVer, r.machine.CPUModel, r.machine.Cores, r.machine.Kernel)
 	p("load avg     before %s; after %s", r.loadBefore, r.loadAfter)
 	target := "as fast as possible"
 	if o.rate > 0 {
@@ -77,7 +78,7 @@ func (r *report) print(w io.Writer) {
 		l.events, avg(l.bytes, l.events), o.ous, dur(l.sent.Sub(l.start)), offered, dur(l.acked.Sub(l.sent)), l.maxBehind, stalls, l.duplicates)
 	if rs := l.rest; rs != nil {
 		p("requests     %d POST /events answered 202, %.1f events each on average (up to %d), by %d callers as %s; round trip p50 %s, p99 %s, max %s; %d retried",
-			rs.requests, rs.meanSize, rs.batch, rs.callers, rs.user, ms(pct(rs.rtts, 0.5)), ms(pct(rs.rtts, 0.99)), ms(pct(rs.rtts, 1)), rs.retries)
+			rs.requests, rs.meanSize, rs.batch, rs.callers, rs.user, ms(bench.Quantile(rs.rtts, 0.5)), ms(bench.Quantile(rs.rtts, 0.99)), ms(bench.Quantile(rs.rtts, 1)), rs.retries)
 	}
 	p("event mix    %s", mix(l.typeCounts, l.events))
 
@@ -100,11 +101,11 @@ func (r *report) print(w io.Writer) {
 			from = "the time its request was sent"
 		}
 		p("latency      event to webhook (arrival minus %s): p50 %s, p90 %s, p99 %s, p99.9 %s, max %s (%d deliveries)",
-			from, ms(pct(lat, 0.50)), ms(pct(lat, 0.90)), ms(pct(lat, 0.99)), ms(pct(lat, 0.999)), ms(lat[n-1]), n)
+			from, ms(bench.Quantile(lat, 0.50)), ms(bench.Quantile(lat, 0.90)), ms(bench.Quantile(lat, 0.99)), ms(bench.Quantile(lat, 0.999)), ms(lat[n-1]), n)
 		if o.via == viaREST {
 			dl := dueLatencies(rc.samples)
 			p("latency      from when the tool made the event (its wait in the caller's queue included): p50 %s, p90 %s, p99 %s, p99.9 %s, max %s",
-				ms(pct(dl, 0.50)), ms(pct(dl, 0.90)), ms(pct(dl, 0.99)), ms(pct(dl, 0.999)), ms(dl[n-1]))
+				ms(bench.Quantile(dl, 0.50)), ms(bench.Quantile(dl, 0.90)), ms(bench.Quantile(dl, 0.99)), ms(bench.Quantile(dl, 0.999)), ms(dl[n-1]))
 		}
 		r.timeline(p)
 	}
@@ -185,7 +186,7 @@ func (r *report) print(w io.Writer) {
 	}
 	p("markdown     | fsync | via | target rate | events | offered (events/s) | evaluated (events/s) | end to end (events/s) | firings | p50 | p99 | max | raw sync publish (msg/s) | raw async publish (msg/s) | raw atomic-batch publish (msg/s) | end to end / raw async | end to end / raw atomic batch | exactly once |")
 	p("markdown     | %s | %s | %s | %d | %.0f | %s | %.0f | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |",
-		streamSync(o), via, rate, l.events, offered, evaluator, e2e, rc.got, ms(pct(lat, 0.5)), ms(pct(lat, 0.99)), ms(pct(lat, 1)),
+		streamSync(o), via, rate, l.events, offered, evaluator, e2e, rc.got, ms(bench.Quantile(lat, 0.5)), ms(bench.Quantile(lat, 0.99)), ms(bench.Quantile(lat, 1)),
 		rawSync, raw, rawBatch, rawRatio, batchRatio, yesNo(exact))
 }
 
@@ -204,7 +205,7 @@ func (r *report) latencyVerdict(offered float64, sorted []time.Duration) string 
 	case r.drainErr != nil || len(sorted) == 0:
 		return "NOT MET: deliveries missing"
 	}
-	p99 := pct(sorted, 0.99)
+	p99 := bench.Quantile(sorted, 0.99)
 	verdict := "MET"
 	if p99 > targetP99 {
 		verdict = "NOT MET"
@@ -240,7 +241,7 @@ func (r *report) timeline(p func(string, ...any)) {
 		slices.Sort(lat[i])
 		p("  %12s %8.0f events/s published, %6d deliveries: p50 %s, p99 %s, max %s",
 			fmt.Sprintf("%.0f-%.0fs", from, to), float64(events[i])/(to-from), len(lat[i]),
-			ms(pct(lat[i], 0.5)), ms(pct(lat[i], 0.99)), ms(pct(lat[i], 1)))
+			ms(bench.Quantile(lat[i], 0.5)), ms(bench.Quantile(lat[i], 0.99)), ms(bench.Quantile(lat[i], 1)))
 	}
 }
 
@@ -311,15 +312,6 @@ func (r *report) ratioVerdict(ratio float64) string {
 		return fmt.Sprintf("MET (%.1f%%)", 100*ratio)
 	}
 	return fmt.Sprintf("NOT MET (%.1f%%)", 100*ratio)
-}
-
-// pct returns the q-quantile of the sorted durations (nearest rank).
-func pct(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
 func ms(d time.Duration) string {

@@ -137,6 +137,8 @@ func TestRESTPublisher(t *testing.T) {
 
 func leadNumber(lead string) int {
 	var n int
-	fmt.Sscanf(lead, "ld-%d", &n)
+	if _, err := fmt.Sscanf(lead, "ld-%d", &n); err != nil {
+		return -1
+	}
 	return n
 }

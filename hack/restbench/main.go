@@ -28,6 +28,9 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/leadvibe/milestone-triggers-operator/hack/internal/bench"
+	"github.com/leadvibe/milestone-triggers-operator/internal/version"
 )
 
 type options struct {
@@ -58,6 +61,7 @@ func main() {
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "After the measurements, call the shim alone for --duration at the highest concurrency and write a CPU profile of this process (shim and callers) here.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
+	version.AddFlag(flag.CommandLine)
 	flag.Parse()
 
 	var err error
@@ -104,7 +108,7 @@ func fail(err error) {
 // run brings the control plane, the triggers and the shim up, measures, and
 // takes everything down again in reverse order, also when ctx ends early.
 func run(ctx context.Context, o options) (retErr error) {
-	loadBefore := loadAverage()
+	loadBefore := bench.LoadAverage()
 	progress("Starting etcd and kube-apiserver from %s", o.assets)
 	cp, err := startControlPlane(o)
 	if err != nil {
@@ -173,7 +177,7 @@ func run(ctx context.Context, o options) (retErr error) {
 		apiServer:  cp.version,
 		results:    results,
 		loadBefore: loadBefore,
-		loadAfter:  loadAverage(),
+		loadAfter:  bench.LoadAverage(),
 	})
 	return nil
 }

@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"time"
+
+	"github.com/leadvibe/milestone-triggers-operator/hack/internal/bench"
 )
 
 // targetRatio is the goal: the shim serves at least ten times the API
@@ -27,10 +26,10 @@ type reportInput struct {
 func report(w io.Writer, in reportInput) {
 	o := in.opts
 	fmt.Fprintf(w, "\n## restbench: GET /triggers, %d triggers in one OU\n\n", o.triggers)
-	fmt.Fprintf(w, "- command: `%s`\n", commandLine())
+	fmt.Fprintf(w, "- command: `%s`\n", bench.CommandLine(os.Args, "./hack/restbench"))
 	fmt.Fprintf(w, "- measured: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(w, "- go: %s %s/%s, GOMAXPROCS %d\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0))
-	fmt.Fprintf(w, "- CPU: %s, %d cores\n", cpuModel(), runtime.NumCPU())
+	fmt.Fprintf(w, "- CPU: %s, %d cores\n", bench.DescribeMachine().CPUModel, runtime.NumCPU())
 	fmt.Fprintf(w, "- kube-apiserver: %s (and etcd) from %s\n", in.apiServer, o.assets)
 	fmt.Fprintf(w, "- load average (1, 5, 15 min): %s before, %s after\n", in.loadBefore, in.loadAfter)
 	fmt.Fprintf(w, "- each target: %s per concurrency in %d alternating slices; API server client gzip: %t\n\n", o.duration, o.rounds, o.compression)
@@ -47,7 +46,7 @@ func report(w io.Writer, in reportInput) {
 		fmt.Fprintf(w, "| %d | %s | %d | %.0f | %.0f - %.0f | %s | %s | %s | %d |\n",
 			r.concurrency, r.target, r.total.requests, r.rate(),
 			slices.Min(r.perRound), slices.Max(r.perRound),
-			ms(quantile(lat, 0.50)), ms(quantile(lat, 0.99)), ms(lat[len(lat)-1]),
+			ms(bench.Quantile(lat, 0.50)), ms(bench.Quantile(lat, 0.99)), ms(lat[len(lat)-1]),
 			r.total.bytes/int64(r.total.requests))
 	}
 	fmt.Fprintln(w)
@@ -62,61 +61,6 @@ func report(w io.Writer, in reportInput) {
 	}
 }
 
-// quantile returns the q-quantile of sorted durations (nearest rank).
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.5) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
-}
-
 func ms(d time.Duration) string {
 	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
-}
-
-// commandLine is the command as typed, as far as it can be told: a binary
-// in the go build cache was started by go run.
-func commandLine() string {
-	cmd := filepath.Base(os.Args[0])
-	if strings.Contains(os.Args[0], "go-build") {
-		cmd = "go run ./hack/restbench"
-	}
-	parts := []string{cmd}
-	for _, a := range os.Args[1:] {
-		if a == "" || strings.ContainsAny(a, " \t'\"$\\*?;&|<>()") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		parts = append(parts, a)
-	}
-	return strings.Join(parts, " ")
-}
-
-// cpuModel is the first model name in /proc/cpuinfo.
-func cpuModel() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return "unknown"
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
-}
-
-// loadAverage is the first three fields of /proc/loadavg.
-func loadAverage() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -8,7 +8,7 @@ import (
 
 func TestExplainNamesTheRule(t *testing.T) {
 	demo := Trigger{Name: "hot", UID: "u1", EventType: "demo_request", Threshold: 75, Epoch: 3}
-	any := Trigger{Name: "warm", UID: "u2", Threshold: 50, Epoch: 1}
+	anyTypeTrigger := Trigger{Name: "warm", UID: "u2", Threshold: 50, Epoch: 1}
 	seen := func(score int64, pending ...Pending) LeadState {
 		return LeadState{Seen: true, Score: score, Pending: pending}
 	}
@@ -26,17 +26,17 @@ func TestExplainNamesTheRule(t *testing.T) {
 		specRule    int
 		reason      string
 	}{
-		{"unseen lead crosses", any, LeadState{}, Event{Type: "page_view", Score: 60}, true, false, RuleCrossing, 1, "from nothing (a lead never seen) to 60"},
+		{"unseen lead crosses", anyTypeTrigger, LeadState{}, Event{Type: "page_view", Score: 60}, true, false, RuleCrossing, 1, "from nothing (a lead never seen) to 60"},
 		{"crossing of the type", demo, seen(40), Event{Type: "demo_request", Score: 80}, true, false, RuleCrossing, 1, "crossing the threshold 75"},
-		{"reaching the threshold exactly", any, seen(49), Event{Type: "x", Score: 50}, true, false, RuleCrossing, 1, "from 49 to 50"},
+		{"reaching the threshold exactly", anyTypeTrigger, seen(49), Event{Type: "x", Score: 50}, true, false, RuleCrossing, 1, "from 49 to 50"},
 		{"crossing of another type", demo, seen(40), Event{Type: "page_view", Score: 80}, false, false, RulePending, 1, "pending until an event of type \"demo_request\""},
 		{"pending fires", demo, seen(80, pendingOf(demo)), Event{Type: "demo_request", Score: 90}, true, true, RulePendingFired, 2, "was pending"},
 		{"pending keeps waiting", demo, seen(80, pendingOf(demo)), Event{Type: "email_open", Score: 85}, false, false, RulePending, 2, "still waits"},
 		{"another trigger's pending is ignored", demo, seen(80, Pending{Trigger: "other", UID: "x", Threshold: 75}), Event{Type: "demo_request", Score: 85}, false, false, RuleAlreadyAbove, 4, "already at 80"},
-		{"drop re-arms", any, seen(70), Event{Type: "x", Score: 10}, false, false, RuleRearm, 3, "re-armed"},
+		{"drop re-arms", anyTypeTrigger, seen(70), Event{Type: "x", Score: 10}, false, false, RuleRearm, 3, "re-armed"},
 		{"drop clears pending", demo, seen(80, pendingOf(demo)), Event{Type: "demo_request", Score: 10}, false, false, RuleRearm, 3, "pending crossing is cleared"},
-		{"no refire above", any, seen(70), Event{Type: "x", Score: 90}, false, false, RuleAlreadyAbove, 4, "fires once per crossing"},
-		{"stays below", any, seen(10), Event{Type: "x", Score: 49}, false, false, RuleBelowThreshold, 4, "stays below the threshold 50"},
+		{"no refire above", anyTypeTrigger, seen(70), Event{Type: "x", Score: 90}, false, false, RuleAlreadyAbove, 4, "fires once per crossing"},
+		{"stays below", anyTypeTrigger, seen(10), Event{Type: "x", Score: 49}, false, false, RuleBelowThreshold, 4, "stays below the threshold 50"},
 		{"inactive is evaluated as active", Trigger{Name: "off", UID: "u3", Threshold: 5}, LeadState{}, Event{Type: "x", Score: 5}, true, false, RuleCrossing, 1, "accepts any type"},
 	}
 	for _, c := range cases {

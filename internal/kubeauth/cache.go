@@ -28,14 +28,14 @@ type entry[V any] struct {
 	expires time.Time
 }
 
-// NewCache returns a cache of at most max entries living ttl each. A ttl
-// or max of zero or less disables caching. now is the clock (nil:
+// NewCache returns a cache of at most maxEntries entries living ttl each. A
+// ttl or maxEntries of zero or less disables caching. now is the clock (nil:
 // time.Now).
-func NewCache[V any](ttl time.Duration, max int, now func() time.Time) *Cache[V] {
+func NewCache[V any](ttl time.Duration, maxEntries int, now func() time.Time) *Cache[V] {
 	if now == nil {
 		now = time.Now
 	}
-	return &Cache[V]{ttl: ttl, max: max, now: now, order: list.New(), items: map[Key]*list.Element{}}
+	return &Cache[V]{ttl: ttl, max: maxEntries, now: now, order: list.New(), items: map[Key]*list.Element{}}
 }
 
 // Get returns the live value under k, if there is one.

@@ -459,14 +459,14 @@ func TestRestartsNeitherLoseNorRepeatFirings(t *testing.T) {
 
 	// The expected firings, from the evaluator run in memory.
 	rng := rand.New(rand.NewPCG(7, 11))
-	types := []string{"page_view", "demo_request", "form_submit"}
+	eventTypes := []string{"page_view", "demo_request", "form_submit"}
 	ix := evaluator.NewIndex(defs)
 	states := map[string]evaluator.LeadState{}
 	want := map[string]bool{}
 	var events []stream.Event
 	for i := range 3000 {
 		lead := fmt.Sprintf("ld_%d", rng.IntN(40))
-		ev := event(fmt.Sprintf("e%d", i), lead, types[rng.IntN(len(types))], int64(rng.IntN(120)))
+		ev := event(fmt.Sprintf("e%d", i), lead, eventTypes[rng.IntN(len(eventTypes))], int64(rng.IntN(120)))
 		events = append(events, ev)
 		var firings []evaluator.Firing
 		states[lead], firings = ix.Evaluate(states[lead], evaluator.Event{ID: ev.ID, LeadID: lead, Type: ev.EventType, Score: ev.Score}, nil)

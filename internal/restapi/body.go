@@ -18,18 +18,18 @@ const (
 
 // readBody reads a request body of at most max bytes whose Content-Type,
 // when the client sends one, is one of allowed. A larger body is a 413.
-func readBody(w http.ResponseWriter, r *http.Request, max int64, allowed ...string) ([]byte, error) {
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, allowed ...string) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || !slices.Contains(allowed, mt) {
 			return nil, newError(http.StatusUnsupportedMediaType, "Content-Type must be "+strings.Join(allowed, " or "))
 		}
 	}
-	tooLarge := newError(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", max))
-	if r.ContentLength > max {
+	tooLarge := newError(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", limit))
+	if r.ContentLength > limit {
 		return nil, tooLarge
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

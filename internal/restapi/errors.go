@@ -88,9 +88,14 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // WriteError writes err in the shim's error shape. An *Error is written as
-// it is; anything else is a 500 whose details are not sent.
+// it is; anything else is a 500 whose details are not sent. Under the
+// shim's middleware the error is logged too (server faults with their
+// cause).
 func WriteError(w http.ResponseWriter, err error) {
 	e := asError(err)
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.failure = e
+	}
 	switch e.Status {
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="leadvibe"`)

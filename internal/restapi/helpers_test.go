@@ -240,7 +240,7 @@ func (r response) apiError(status int) Error {
 	dec := json.NewDecoder(bytes.NewReader(r.body))
 	dec.DisallowUnknownFields()
 	Expect(dec.Decode(&body)).To(Succeed(), "body: %s", r.body)
-	Expect(body.Error).NotTo(BeNil(), "body: %s", r.body)
+	Expect(body.Error).To(HaveOccurred(), "body: %s", r.body)
 	Expect(body.Error.Status).To(Equal(status))
 	Expect(body.Error.Message).NotTo(BeEmpty())
 	return *body.Error

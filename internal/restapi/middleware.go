@@ -14,7 +14,8 @@ import (
 // middleware wraps the mux: a logger, a deadline and the client's address
 // (for the failed-authentication limiter: the connection's own, never a
 // forwarded header a client could forge) in each request's context,
-// panics turned into 500s, one log line per request (V(1), and never the
+// panics turned into 500s, every 5xx logged with its cause whichever
+// route answered it, one log line per request (V(1), and never the
 // Authorization header or a body), and the request counted in the REST
 // metrics by route pattern and status.
 func (s *Server) middleware(next http.Handler) http.Handler {
@@ -39,6 +40,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			if !rec.wroteHeader {
 				rec.status = http.StatusOK // a handler that wrote nothing: net/http sends a 200
 			}
+			logFailure(reqLog, rec.failure)
 			elapsed := time.Since(start)
 			metrics.RESTRequest(routeLabel(r), rec.status, elapsed)
 			reqLog.V(1).Info("Served request", "status", rec.status, "ou", rec.ou, "user", rec.user,
@@ -61,11 +63,6 @@ func routeLabel(r *http.Request) string {
 	return r.Pattern
 }
 
-// logFrom returns the request's logger.
-func logFrom(r *http.Request) logr.Logger {
-	return logr.FromContextOrDiscard(r.Context())
-}
-
 // statusRecorder remembers the status of a response, and the OU and user
 // of the request once known, for the request log.
 type statusRecorder struct {
@@ -73,6 +70,22 @@ type statusRecorder struct {
 	status      int
 	wroteHeader bool
 	ou, user    string
+	// failure is the error WriteError answered with, if any: the
+	// middleware logs it, whatever route wrote it.
+	failure *Error
+}
+
+// logFailure logs the server faults among the errors answered (with their
+// cause, never sent), and the refusals the Kubernetes API gave a reason
+// for.
+func logFailure(log logr.Logger, e *Error) {
+	switch {
+	case e == nil:
+	case e.Status >= 500:
+		log.Error(e.cause, "Request failed", "status", e.Status, "message", e.Message)
+	case e.cause != nil:
+		log.Info("Request refused by the Kubernetes API", "status", e.Status, "error", e.cause.Error())
+	}
 }
 
 func (r *statusRecorder) WriteHeader(code int) {

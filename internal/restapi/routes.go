@@ -46,7 +46,7 @@ func (s *Server) routes() (*http.ServeMux, error) {
 		h := rt.h
 		if err := add(rt.pattern, s.protect(rt.verb, resourceName, "", func(w http.ResponseWriter, r *http.Request, c Caller) {
 			if err := h(w, r, c); err != nil {
-				s.writeError(w, r, err)
+				WriteError(w, err)
 			}
 		})); err != nil {
 			return nil, err
@@ -78,11 +78,11 @@ func (s *Server) routes() (*http.ServeMux, error) {
 		allow := strings.Join(methods, ", ")
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
-			s.writeError(w, r, newError(http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s; allowed: %s", r.Method, path, allow)))
+			WriteError(w, newError(http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed on %s; allowed: %s", r.Method, path, allow)))
 		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, newError(http.StatusNotFound, "no such endpoint"))
+		WriteError(w, newError(http.StatusNotFound, "no such endpoint"))
 	})
 	return mux, nil
 }
@@ -96,12 +96,12 @@ func (s *Server) protect(verb, resource, subresource string, h func(http.Respons
 		ctx := r.Context()
 		user, err := s.authn.authenticate(ctx, r.Header.Get("Authorization"))
 		if err != nil {
-			s.writeError(w, r, err)
+			WriteError(w, err)
 			return
 		}
 		ou, e := resolveOU(r.Header, user)
 		if e != nil {
-			s.writeError(w, r, e)
+			WriteError(w, e)
 			return
 		}
 		if rec, ok := w.(*statusRecorder); ok {
@@ -109,22 +109,10 @@ func (s *Server) protect(verb, resource, subresource string, h func(http.Respons
 		}
 		acc := access{ou: ou, verb: verb, resource: resource, subresource: subresource, name: r.PathValue("id")}
 		if err := s.authz.authorize(ctx, user, acc); err != nil {
-			s.writeError(w, r, err)
+			WriteError(w, err)
 			return
 		}
 		c := Caller{User: user, OU: ou}
 		h(w, r.WithContext(withCaller(ctx, c)), c)
 	})
-}
-
-// writeError writes err and logs the server faults among errors.
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	e := asError(err)
-	switch {
-	case e.Status >= 500:
-		logFrom(r).Error(e.cause, "Request failed", "status", e.Status)
-	case e.cause != nil:
-		logFrom(r).Info("Request refused by the Kubernetes API", "status", e.Status, "error", e.cause.Error())
-	}
-	WriteError(w, e)
 }

@@ -139,11 +139,13 @@ var _ = BeforeSuite(func() {
 	// The manager runs the server too, so its start and graceful stop are
 	// exercised; the specs call its handler through httptest.
 	Expect(mgr.Add(srv)).To(Succeed())
-	// A dispatcher delivers the firings the re-send specs commit, to the
-	// triggers they put in dispatchTriggers, with a compressed schedule.
+	// A dispatcher delivers the firings the re-send and history specs
+	// commit, to the triggers they put in dispatchTriggers, with a
+	// compressed schedule, and records them in the history.
 	Expect(mgr.Add(&notify.Dispatcher{
 		Streams: streams, Triggers: dispatchTriggers, Notifiers: notifiers,
 		Log: logf.Log.WithName("dispatcher"), Schedule: notify.Schedule{0, 100 * time.Millisecond},
+		History: historyStore.Recorder(5 * time.Second),
 	})).To(Succeed())
 	managerRan = make(chan error, 1)
 	go func() {

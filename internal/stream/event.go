@@ -18,6 +18,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/text"
 )
 
 // Limits of the event codec. Inputs beyond them are rejected with a
@@ -395,14 +397,14 @@ func decodeScore(v []byte) (int64, string) {
 	var n int64
 	for _, c := range digits {
 		if c < '0' || c > '9' {
-			return 0, "must be an integer, got " + shorten(string(v), 40)
+			return 0, "must be an integer, got " + text.ClipBytes(string(v), 40)
 		}
 		if n <= MaxScore {
 			n = n*10 + int64(c-'0')
 		}
 	}
 	if n > MaxScore {
-		return 0, fmt.Sprintf("must be between %d and %d, got %s", -MaxScore, MaxScore, shorten(string(v), 40))
+		return 0, fmt.Sprintf("must be between %d and %d, got %s", -MaxScore, MaxScore, text.ClipBytes(string(v), 40))
 	}
 	if v[0] == '-' {
 		n = -n
@@ -438,11 +440,11 @@ func decodeTime(v []byte) (time.Time, string) {
 	s := jsonUnquote(v)
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, "must be an RFC 3339 time such as 2025-01-15T10:35:00Z, got " + strconv.Quote(shorten(s, 64))
+		return time.Time{}, "must be an RFC 3339 time such as 2025-01-15T10:35:00Z, got " + strconv.Quote(text.ClipBytes(s, 64))
 	}
 	t = t.UTC()
 	if y := t.Year(); y < 0 || y > 9999 {
-		return time.Time{}, "must be between the years 0000 and 9999 in UTC, got " + strconv.Quote(shorten(s, 64))
+		return time.Time{}, "must be between the years 0000 and 9999 in UTC, got " + strconv.Quote(text.ClipBytes(s, 64))
 	}
 	return t, ""
 }
@@ -545,18 +547,7 @@ func fieldDisplayName(name string) string {
 			return name
 		}
 	}
-	return strconv.Quote(shorten(name, 64))
-}
-
-// shorten cuts s to at most n bytes, on a rune boundary, marking the cut.
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+	return strconv.Quote(text.ClipBytes(name, 64))
 }
 
 // The functions below scan JSON that json.Valid accepted, so they need not

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/text"
 )
 
 // EventMsg is the message of an event of an OU, with the event id as the
@@ -30,7 +32,7 @@ func Publish(ctx context.Context, w *Writer, ou string, evs ...Event) ([]Result,
 // blocks the stream.
 func RejectMsg(ou string, seq uint64, data []byte, reason error) Msg {
 	h := nats.Header{}
-	h.Set("Leadvibe-Reason", shorten(reason.Error(), 1024))
+	h.Set("Leadvibe-Reason", text.ClipBytes(reason.Error(), 1024))
 	h.Set("Leadvibe-Reason-Code", RejectReason(reason))
 	h.Set("Leadvibe-Stream-Sequence", fmt.Sprint(seq))
 	return Msg{Subject: RejectedSubject(ou), Data: data, Header: h, ID: fmt.Sprintf("rejected-%d", seq)}

@@ -213,7 +213,6 @@ func (w *Writer) run() {
 	var carry *pending // a write that did not fit in the previous group
 	for {
 		first := carry
-		carry = nil
 		if first == nil {
 			select {
 			case first = <-w.queue:

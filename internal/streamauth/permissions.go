@@ -37,7 +37,7 @@ func userClaims(userNkey, username string, ous []string, expires time.Time) *jwt
 		uc.Pub.Allow.Add(stream.EventSubject(ou))
 	}
 	uc.Sub.Allow.Add(InboxPrefix(username) + ".>")
-	uc.Limits.Subs = maxSubs
+	uc.Subs = maxSubs
 	uc.Limits.Payload = maxPayload
 	return uc
 }

@@ -264,7 +264,7 @@ var _ = Describe("Faults", Ordered, func() {
 				break
 			}
 		}
-		Expect(len(rep.Missing)).To(BeZero(), "%s\nWhat the history says of some of the missing:\n%s", rep, explainMissing(o.api, rep.Missing))
+		Expect(rep.Missing).To(BeEmpty(), "%s\nWhat the history says of some of the missing:\n%s", rep, explainMissing(o.api, rep.Missing))
 		Expect(rep.exactlyOnce()).To(BeTrue(), rep.String())
 		Consistently(func(g Gomega) {
 			rep = report(receiver.received(ou), want)

@@ -212,12 +212,12 @@ var _ = Describe("The REST API, called with service-account tokens", Ordered, fu
 		Expect(status).To(Equal(http.StatusBadRequest))
 		Expect(string(data)).To(ContainSubstring("events[0].score"))
 
-		real := crossing{Trigger: id, Lead: "ld-rest", Event: "rest-e2"}
+		realCrossing := crossing{Trigger: id, Lead: "ld-rest", Event: "rest-e2"}
 		sim := crossing{Trigger: id, Lead: simulated.LeadID, Event: simulated.ID}
 		ids := map[crossing]string{}
 		Eventually(func(g Gomega) {
 			requests := receiver.received(ou)
-			rep := report(requests, []crossing{real, sim})
+			rep := report(requests, []crossing{realCrossing, sim})
 			g.Expect(rep.exactlyOnce()).To(BeTrue(), rep.String())
 			for _, r := range requests {
 				ids[r.crossing()] = r.ID
@@ -232,10 +232,10 @@ var _ = Describe("The REST API, called with service-account tokens", Ordered, fu
 			for _, m := range mails {
 				g.Expect(m.Subject).To(Equal("REST hot lead"))
 			}
-			g.Expect([]string{mails[0].FiringID, mails[1].FiringID}).To(ConsistOf(ids[real], ids[sim]), "each email carries its firing's id")
+			g.Expect([]string{mails[0].FiringID, mails[1].FiringID}).To(ConsistOf(ids[realCrossing], ids[sim]), "each email carries its firing's id")
 		}).Should(Succeed())
 
-		firingID := ids[real]
+		firingID := ids[realCrossing]
 		Eventually(func(g Gomega) {
 			var page historyPage
 			o.api.callJSON(http.MethodGet, "/triggers/"+id+"/events", nil, http.StatusOK, &page)

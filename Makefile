@@ -69,7 +69,7 @@ fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each, after `make test
 
 .PHONY: build
 build: ## Build the operator binary into bin/manager.
-	go build -o $(LOCALBIN)/manager .
+	go build -buildvcs=auto -o $(LOCALBIN)/manager .
 
 .PHONY: local
 local: build control-plane ## Bring up a complete local system (control plane, CRD, demo OU, operator, SMTP sink, webhook receiver); Ctrl-C stops it.

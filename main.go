@@ -28,6 +28,7 @@ import (
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
 	"github.com/leadvibe/milestone-triggers-operator/controllers"
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/history"
 	"github.com/leadvibe/milestone-triggers-operator/internal/kubeauth"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
@@ -268,7 +269,7 @@ func run(o options) error {
 		return err
 	}
 	// One per-OU event budget for POST /events and the stream listener.
-	limits := ratelimit.New(ratelimit.Rate{PerSecond: o.ouEventsPerSec, Burst: o.ouEventsBurst}, stream.MaxBatchEvents, nil)
+	limits := ratelimit.New(ratelimit.Rate{PerSecond: o.ouEventsPerSec, Burst: o.ouEventsBurst}, event.MaxBatchEvents, nil)
 	if err := addStreamAuth(mgr, conn, authn, authz, limits); err != nil {
 		return err
 	}

@@ -12,11 +12,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
-func publish(ou string, evs ...stream.Event) {
+func publish(ou string, evs ...event.Event) {
 	GinkgoHelper()
 	for _, ev := range evs {
 		_, err := stream.Publish(suiteCtx, eventStreams.Events, ou, ev)
@@ -24,8 +25,8 @@ func publish(ou string, evs ...stream.Event) {
 	}
 }
 
-func engagement(id, lead, typ string, score int64) stream.Event {
-	return stream.Event{ID: id, LeadID: lead, EventType: typ, Score: score, CreatedAt: time.Now().UTC()}
+func engagement(id, lead, typ string, score int64) event.Event {
+	return event.Event{ID: id, LeadID: lead, EventType: typ, Score: score, CreatedAt: time.Now().UTC()}
 }
 
 var _ = Describe("Firings in status", func() {

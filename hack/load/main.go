@@ -154,6 +154,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/leadvibe/milestone-triggers-operator/hack/internal/bench"
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/localsystem"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/version"
@@ -251,7 +252,7 @@ func parseFlags() options {
 	flag.StringVar(&o.apiURL, "api-url", "", "With --via rest: the REST API's base URL, such as http://127.0.0.1:NNNNN (the local system prints it as \"REST API\"; --start-local knows it).")
 	flag.StringVar(&o.tokenFile, "token-file", "", "With --via rest: a bearer token to publish with, such as bin/local-state/token (the local system's demo service account); the tool binds its user to "+publisherRole+" in each of its OUs. Empty: the tool creates a service account "+loadServiceAccount+" in its first OU and a token for it.")
 	flag.StringVar(&o.rbacDir, "rbac-dir", "config/rbac", "With --via rest: where the shipped ClusterRoles are, to create "+publisherRole+" when the cluster lacks it.")
-	flag.IntVar(&o.restBatch, "rest-batch", 500, fmt.Sprintf("With --via rest: events per request, at most (1..%d). Also the batch size of the raw atomic-batch measurement.", stream.MaxBatchEvents))
+	flag.IntVar(&o.restBatch, "rest-batch", 500, fmt.Sprintf("With --via rest: events per request, at most (1..%d). Also the batch size of the raw atomic-batch measurement.", event.MaxBatchEvents))
 	flag.IntVar(&o.restCallers, "rest-callers", 4, "With --via rest: concurrent callers; each lead's events are always sent by the same one, in order.")
 	flag.DurationVar(&o.readyTimeout, "ready-timeout", 2*time.Minute, "How long to wait for the triggers to be Ready.")
 	flag.DurationVar(&o.drainTimeout, "drain-timeout", 5*time.Minute, "How long to wait, after publishing, for every expected delivery.")
@@ -316,8 +317,8 @@ func (o options) validate() error {
 		return errors.New("--via must be nats or rest")
 	case o.via == viaREST && !o.startLocal && o.apiURL == "":
 		return errNoAPI
-	case o.restBatch < 1 || o.restBatch > stream.MaxBatchEvents:
-		return fmt.Errorf("--rest-batch must be in 1..%d", stream.MaxBatchEvents)
+	case o.restBatch < 1 || o.restBatch > event.MaxBatchEvents:
+		return fmt.Errorf("--rest-batch must be in 1..%d", event.MaxBatchEvents)
 	case o.restCallers < 1 || o.restCallers > 256:
 		return errors.New("--rest-callers must be in 1..256")
 	case o.rawSyncEvents < 0:

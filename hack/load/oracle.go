@@ -2,8 +2,8 @@ package main
 
 import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/evaluator"
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
-	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
 // oracle predicts the firings of the published events with the operator's
@@ -35,7 +35,7 @@ func newOracle(ous []ouTriggers) *oracle {
 
 // apply evaluates ev, an event of OU ou, and returns the delivery ids
 // (webhook-id) of its firings, appended to ids.
-func (o *oracle) apply(ou int, ev stream.Event, ids []string) []string {
+func (o *oracle) apply(ou int, ev event.Event, ids []string) []string {
 	key := o.ous[ou] + "/" + ev.LeadID
 	state, fired := o.indexes[ou].Evaluate(o.leads[key], evaluator.Event{
 		ID: ev.ID, LeadID: ev.LeadID, Type: ev.EventType, Score: ev.Score,

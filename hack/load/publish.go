@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
@@ -89,7 +90,7 @@ type eventSink interface {
 	// deliveries the oracle predicted as ids (reused by the caller once
 	// send returns). The sink registers them with the receiver before the
 	// event can reach the operator.
-	send(ou int, ev stream.Event, ids []string) error
+	send(ou int, ev event.Event, ids []string) error
 	// finish publishes what is left, waits for every acknowledgement and
 	// returns the time of the last.
 	finish() time.Time
@@ -123,7 +124,7 @@ func newNATSSink(p *asyncPublisher, rcv *receiver, ous []ouTriggers) *natsSink {
 }
 
 // send publishes the event at once: its publish time is its created_at.
-func (s *natsSink) send(ou int, ev stream.Event, ids []string) error {
+func (s *natsSink) send(ou int, ev event.Event, ids []string) error {
 	s.rcv.expect(ids, expectation{eventID: ev.ID, published: ev.CreatedAt, due: ev.CreatedAt})
 	data := ev.Encode()
 	s.bytes += int64(len(data))
@@ -174,7 +175,7 @@ type loadResult struct {
 func publishLoad(ctx context.Context, sink eventSink, w *workload, orc *oracle, rcv *receiver, ous []ouTriggers, o loadOptions) (loadResult, error) {
 	res := loadResult{typeCounts: map[string]int{}}
 	var ids []string
-	one := func(ou int, ev stream.Event) error {
+	one := func(ou int, ev event.Event) error {
 		ev.CreatedAt = time.Now().UTC()
 		ids = orc.apply(ou, ev, ids[:0])
 		res.expectedIDs += len(ids)

@@ -27,8 +27,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/localsystem"
-	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
 // With --via rest the tool publishes through the REST API's POST /events,
@@ -210,8 +210,8 @@ type restOptions struct {
 // queued is an event waiting in its caller's queue.
 type queued struct {
 	ou  int
-	ev  stream.Event // CreatedAt: when it was made (due)
-	ids []string     // its expected deliveries
+	ev  event.Event // CreatedAt: when it was made (due)
+	ids []string    // its expected deliveries
 }
 
 // restPublisher is the eventSink of --via rest.
@@ -267,7 +267,7 @@ func newRESTPublisher(ctx context.Context, o restOptions, rcv *receiver, ous []o
 
 // send queues the event with the caller of its lead; it waits (a stall)
 // while that caller's queue is full.
-func (p *restPublisher) send(ou int, ev stream.Event, ids []string) error {
+func (p *restPublisher) send(ou int, ev event.Event, ids []string) error {
 	if err := p.err(); err != nil {
 		return err
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 )
 
 // eventKind is one kind of engagement event: how often it happens and how
@@ -81,7 +81,7 @@ func newWorkload(run string, seed uint64, leads, ous int, zipfS, zipfV float64, 
 
 // next returns the next event, its OU's index and its lead's index. The
 // caller sets CreatedAt.
-func (w *workload) next() (ou, lead int, ev stream.Event) {
+func (w *workload) next() (ou, lead int, ev event.Event) {
 	lead = int(w.zipf.Uint64())
 	k := w.kind()
 	delta := k.lo + w.rng.Int64N(k.hi-k.lo+1)
@@ -90,7 +90,7 @@ func (w *workload) next() (ou, lead int, ev stream.Event) {
 	}
 	score := min(w.maxScore, max(0, w.scores[lead]+delta))
 	w.scores[lead] = score
-	ev = stream.Event{
+	ev = event.Event{
 		ID:        fmt.Sprintf("evt-%s-%09d", w.run, w.seq),
 		LeadID:    leadID(w.run, lead),
 		EventType: k.name,
@@ -116,8 +116,8 @@ func (w *workload) kind() *eventKind {
 // the OU's lowest threshold, which fires that OU's first trigger (untyped).
 // The stream is evaluated in order, so its delivery comes after every
 // other event of the run has been evaluated.
-func (w *workload) sentinel(ou int, threshold int64) stream.Event {
-	ev := stream.Event{
+func (w *workload) sentinel(ou int, threshold int64) event.Event {
+	ev := event.Event{
 		ID:        fmt.Sprintf("evt-%s-end-%d", w.run, ou),
 		LeadID:    fmt.Sprintf("ld-%s-end-%d", w.run, ou),
 		EventType: "page_view",

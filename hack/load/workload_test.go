@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 )
 
 // TestIssueWorkload: the workload of the issue (10 untyped triggers in one
@@ -71,7 +71,7 @@ func TestRESTPublisher(t *testing.T) {
 		}
 		ou := r.Header.Get("X-LeadVibe-OU")
 		body, _ := io.ReadAll(r.Body)
-		evs, err := stream.DecodeBatch(body, time.Now())
+		evs, err := event.DecodeBatch(body, time.Now())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -112,7 +112,7 @@ func TestRESTPublisher(t *testing.T) {
 		const n = 500
 		for i := range n {
 			lead := i % 13
-			ev := stream.Event{ID: fmt.Sprintf("evt-%v-%d", full, i), LeadID: fmt.Sprintf("ld-%d", lead), EventType: "page_view", Score: int64(i % 100), CreatedAt: time.Now().UTC()}
+			ev := event.Event{ID: fmt.Sprintf("evt-%v-%d", full, i), LeadID: fmt.Sprintf("ld-%d", lead), EventType: "page_view", Score: int64(i % 100), CreatedAt: time.Now().UTC()}
 			want[ev.LeadID] = append(want[ev.LeadID], ev.ID)
 			if err := p.send(lead%2, ev, []string{"hook-" + ev.ID}); err != nil {
 				t.Fatal(err)

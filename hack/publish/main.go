@@ -45,6 +45,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/version"
@@ -86,7 +87,7 @@ func main() {
 	if err != nil {
 		usageError(err)
 	}
-	if err := run(*server, *ou, auth, stdin, *batch, stream.Event{ID: *id, LeadID: *lead, EventType: *typ, Score: *score}); err != nil {
+	if err := run(*server, *ou, auth, stdin, *batch, event.Event{ID: *id, LeadID: *lead, EventType: *typ, Score: *score}); err != nil {
 		fmt.Fprintln(os.Stderr, "publish:", err)
 		os.Exit(1)
 	}
@@ -98,7 +99,7 @@ func usageError(err error) {
 	os.Exit(2)
 }
 
-func run(server, ou string, auth auth, stdin bool, batch int, flagEvent stream.Event) error {
+func run(server, ou string, auth auth, stdin bool, batch int, flagEvent event.Event) error {
 	nc, err := nats.Connect(server, append(auth.options(ou), nats.Name("milestone-triggers-publish"))...)
 	if err != nil {
 		return connectError(err, auth)
@@ -119,7 +120,7 @@ func run(server, ou string, auth auth, stdin bool, batch int, flagEvent stream.E
 	defer cancel()
 
 	if stdin {
-		return eachEvent(os.Stdin, func(_ int, ev stream.Event) error {
+		return eachEvent(os.Stdin, func(_ int, ev event.Event) error {
 			return publish(ctx, js, ou, ev)
 		})
 	}
@@ -130,7 +131,7 @@ func run(server, ou string, auth auth, stdin bool, batch int, flagEvent stream.E
 	}
 	ev.CreatedAt = time.Now().UTC()
 	// Decode what we built, so the tool refuses what the operator would.
-	if _, err := stream.DecodeEvent(ev.Encode(), ev.CreatedAt); err != nil {
+	if _, err := event.DecodeEvent(ev.Encode(), ev.CreatedAt); err != nil {
 		return err
 	}
 	return publish(ctx, js, ou, ev)
@@ -138,14 +139,14 @@ func run(server, ou string, auth auth, stdin bool, batch int, flagEvent stream.E
 
 // eachEvent decodes the JSON events of r, one per line (blank lines
 // skipped), as the operator would, and hands each to f with its line.
-func eachEvent(r io.Reader, f func(line int, ev stream.Event) error) error {
+func eachEvent(r io.Reader, f func(line int, ev event.Event) error) error {
 	scanner := bufio.NewScanner(r)
-	scanner.Buffer(make([]byte, stream.MaxEventBytes), stream.MaxEventBytes)
+	scanner.Buffer(make([]byte, event.MaxEventBytes), event.MaxEventBytes)
 	for line := 1; scanner.Scan(); line++ {
 		if len(scanner.Bytes()) == 0 {
 			continue
 		}
-		ev, err := stream.DecodeEvent(scanner.Bytes(), time.Now())
+		ev, err := event.DecodeEvent(scanner.Bytes(), time.Now())
 		if err != nil {
 			return fmt.Errorf("line %d: %w", line, err)
 		}
@@ -156,7 +157,7 @@ func eachEvent(r io.Reader, f func(line int, ev stream.Event) error) error {
 	return scanner.Err()
 }
 
-func publish(ctx context.Context, js jetstream.JetStream, ou string, ev stream.Event) error {
+func publish(ctx context.Context, js jetstream.JetStream, ou string, ev event.Event) error {
 	ack, err := js.Publish(ctx, stream.EventSubject(ou), ev.Encode(), jetstream.WithMsgID(ev.ID))
 	if err != nil {
 		return fmt.Errorf("event %s: %w", ev.ID, err)
@@ -185,7 +186,7 @@ func publishBatches(js jetstream.JetStream, ou string, r io.Reader, out io.Write
 	defer w.Close()
 
 	var (
-		evs                []stream.Event
+		evs                []event.Event
 		firstLine, last    int
 		batches            int
 		stored, duplicates int
@@ -227,7 +228,7 @@ func publishBatches(js jetstream.JetStream, ou string, r io.Reader, out io.Write
 		evs = evs[:0]
 		return nil
 	}
-	err := eachEvent(r, func(line int, ev stream.Event) error {
+	err := eachEvent(r, func(line int, ev event.Event) error {
 		if len(evs) == 0 {
 			firstLine = line
 		}

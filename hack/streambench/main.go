@@ -49,6 +49,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
 	"github.com/leadvibe/milestone-triggers-operator/internal/pipeline"
@@ -145,16 +146,16 @@ func main() {
 
 // workload is a random walk of scores over many leads, with three event
 // types, so that triggers cross, go pending and re-arm.
-func workload(n, leads int) []stream.Event {
+func workload(n, leads int) []event.Event {
 	rng := rand.New(rand.NewPCG(1, 2))
 	scores := make([]int64, leads)
 	eventTypes := []string{"page_view", "page_view", "page_view", "form_submit", "demo_request"}
 	now := time.Now().UTC()
-	evs := make([]stream.Event, n)
+	evs := make([]event.Event, n)
 	for i := range evs {
 		l := rng.IntN(leads)
 		scores[l] = max(0, min(200, scores[l]+int64(rng.IntN(21)-8)))
-		evs[i] = stream.Event{
+		evs[i] = event.Event{
 			ID:        fmt.Sprintf("evt-%08d", i),
 			LeadID:    fmt.Sprintf("ld_%06d", l),
 			EventType: eventTypes[rng.IntN(len(eventTypes))],
@@ -166,7 +167,7 @@ func workload(n, leads int) []stream.Event {
 	return evs
 }
 
-func avgSize(evs []stream.Event) int {
+func avgSize(evs []event.Event) int {
 	total := 0
 	for _, ev := range evs {
 		total += len(ev.Encode())
@@ -205,7 +206,7 @@ func outsideClient(conn *stream.Conn) (*nats.Conn, jetstream.JetStream) {
 
 // publishWith publishes every event the way p says, from a connection of
 // its own, and returns once all are acknowledged.
-func publishWith(conn *stream.Conn, evs []stream.Event, p publisher, atomicBatch int) {
+func publishWith(conn *stream.Conn, evs []event.Event, p publisher, atomicBatch int) {
 	switch p {
 	case pubSync:
 		publishSync(conn, evs)
@@ -218,7 +219,7 @@ func publishWith(conn *stream.Conn, evs []stream.Event, p publisher, atomicBatch
 
 // publishAll publishes every event asynchronously, with its id as the
 // message id, keeping a bounded number in flight, and waits for the acks.
-func publishAll(conn *stream.Conn, evs []stream.Event) {
+func publishAll(conn *stream.Conn, evs []event.Event) {
 	nc, js := outsideClient(conn)
 	defer nc.Close()
 	for _, ev := range evs {
@@ -243,7 +244,7 @@ func publishAll(conn *stream.Conn, evs []stream.Event) {
 
 // publishSync publishes one event at a time, each waiting for its
 // acknowledgement before the next.
-func publishSync(conn *stream.Conn, evs []stream.Event) {
+func publishSync(conn *stream.Conn, evs []event.Event) {
 	nc, js := outsideClient(conn)
 	defer nc.Close()
 	ctx := context.Background()
@@ -264,7 +265,7 @@ const batchesAhead = 4
 // an outside publisher should. Each batch is one Write, committed as one
 // atomic batch (the writer's MaxBatch is n); a refused batch would be
 // written again one event at a time, which publishBatches reports.
-func publishBatches(conn *stream.Conn, evs []stream.Event, n int) {
+func publishBatches(conn *stream.Conn, evs []event.Event, n int) {
 	nc, js := outsideClient(conn)
 	defer nc.Close()
 	w := stream.NewWriter(js, stream.EventsStream, stream.WriterOptions{MaxBatch: n})
@@ -309,7 +310,7 @@ func fallbackCount() float64 {
 
 // rawPublish measures, on a fresh server, publishing the events the way p
 // says, and checks that the stream holds them all.
-func rawPublish(policy stream.SyncPolicy, evs []stream.Event, p publisher, atomicBatch int) float64 {
+func rawPublish(policy stream.SyncPolicy, evs []event.Event, p publisher, atomicBatch int) float64 {
 	conn, done := open(policy)
 	defer done()
 	start := time.Now()
@@ -334,7 +335,7 @@ func checkStored(conn *stream.Conn, n int) {
 
 // raw measures the stream alone: async publish of the events, then an
 // ordered consumer reading them back.
-func raw(policy stream.SyncPolicy, evs []stream.Event) (publish, consume float64) {
+func raw(policy stream.SyncPolicy, evs []event.Event) (publish, consume float64) {
 	conn, done := open(policy)
 	defer done()
 	start := time.Now()
@@ -369,7 +370,7 @@ func raw(policy stream.SyncPolicy, evs []stream.Event) (publish, consume float64
 // endToEnd runs the pipeline while the events are published the way pub
 // says and measures from the first publish until the last event's batch
 // is committed.
-func endToEnd(policy stream.SyncPolicy, evs []stream.Event, n, batch int, pub publisher, atomicBatch int) (float64, int64) {
+func endToEnd(policy stream.SyncPolicy, evs []event.Event, n, batch int, pub publisher, atomicBatch int) (float64, int64) {
 	conn, done := open(policy)
 	defer done()
 	ctx, cancel := context.WithCancel(context.Background())

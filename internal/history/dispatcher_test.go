@@ -14,6 +14,7 @@ import (
 	"github.com/go-logr/logr/testr"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp"
@@ -68,7 +69,7 @@ func TestHistoryShowsEveryAttempt(t *testing.T) {
 	go func() { _ = d.Start(runCtx) }()
 
 	firing := ledger.Firing{ID: "mtf_history", OU: "demo", Trigger: "hot", TriggerUID: "uid-hot", TriggerName: "Hot", Threshold: 75,
-		Event: stream.Event{ID: "evt-1", LeadID: "ld_1", EventType: "demo_request", Score: 80, CreatedAt: time.Now().UTC()},
+		Event: event.Event{ID: "evt-1", LeadID: "ld_1", EventType: "demo_request", Score: 80, CreatedAt: time.Now().UTC()},
 		Score: 80, FiredAt: time.Now().UTC()}
 	if err := ldg.CommitFirings(ctx, []ledger.Firing{firing}); err != nil {
 		t.Fatal(err)
@@ -150,7 +151,7 @@ func TestHistoryShowsEveryResentAttempt(t *testing.T) {
 	go func() { stopped <- d.Start(runCtx) }()
 
 	firing := ledger.Firing{ID: "mtf_resent", OU: "demo", Trigger: "hot", TriggerUID: "uid-hot", TriggerName: "Hot", Threshold: 75,
-		Event: stream.Event{ID: "evt-1", LeadID: "ld_1", EventType: "demo_request", Score: 80, CreatedAt: time.Now().UTC()},
+		Event: event.Event{ID: "evt-1", LeadID: "ld_1", EventType: "demo_request", Score: 80, CreatedAt: time.Now().UTC()},
 		Score: 80, FiredAt: time.Now().UTC()}
 	if err := ldg.CommitFirings(ctx, []ledger.Firing{firing}); err != nil {
 		t.Fatal(err)

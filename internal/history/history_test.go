@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
@@ -34,7 +35,7 @@ func TestRecordsAndQueries(t *testing.T) {
 		trigger := []string{"hot", "cold"}[i%2]
 		lead := fmt.Sprintf("ld_%d", i%3)
 		f := ledger.Firing{ID: fmt.Sprintf("f%d", i), OU: "demo", Trigger: trigger, FiredAt: base.Add(time.Duration(i) * time.Minute),
-			Event: stream.Event{ID: fmt.Sprintf("e%d", i), LeadID: lead, EventType: "demo_request"}, Score: int64(70 + i)}
+			Event: event.Event{ID: fmt.Sprintf("e%d", i), LeadID: lead, EventType: "demo_request"}, Score: int64(70 + i)}
 		if err := rec.Firing(f)(); err != nil {
 			t.Fatal(err)
 		}

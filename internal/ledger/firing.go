@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 )
 
 // Firing is one firing of a trigger for a lead, as the outbox records it.
@@ -33,8 +33,8 @@ type Firing struct {
 	FromPending bool `json:"from_pending,omitempty"`
 	// Event is the event that fired the trigger; Score is the lead's score
 	// it carried.
-	Event stream.Event `json:"event"`
-	Score int64        `json:"score"`
+	Event event.Event `json:"event"`
+	Score int64       `json:"score"`
 	// EventSeq is the event's sequence in the events stream, and FiredAt
 	// the time the stream stored it: both the same on every evaluation of
 	// the event.

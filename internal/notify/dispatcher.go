@@ -64,7 +64,8 @@ type Dispatcher struct {
 	// deliveries; the dispatcher waits for them before it acknowledges the
 	// firing, so that no record is lost to a crash.
 	History Recorder
-	// OnAttempt, when set, is told about every attempt (status).
+	// OnAttempt, when set, is told about every attempt as it is made (tests
+	// watch with it; status comes from the history, not from here).
 	OnAttempt func(Attempt)
 
 	// Now and Jitter are the clock and the random source (tests pin them).

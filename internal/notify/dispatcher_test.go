@@ -14,6 +14,7 @@ import (
 	"github.com/go-logr/logr/testr"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
@@ -142,7 +143,7 @@ func (f *fixture) open() {
 
 func (f *fixture) fire(id string) ledger.Firing {
 	firing := ledger.Firing{ID: id, OU: "demo", Trigger: "hot", TriggerUID: "uid-hot", TriggerName: "Hot", Threshold: 75,
-		Event: stream.Event{ID: "evt-" + id, LeadID: "ld_1", EventType: "demo_request", Score: 80, CreatedAt: time.Now().UTC()}, Score: 80}
+		Event: event.Event{ID: "evt-" + id, LeadID: "ld_1", EventType: "demo_request", Score: 80, CreatedAt: time.Now().UTC()}, Score: 80}
 	if err := f.ledger.CommitFirings(context.Background(), []ledger.Firing{firing}); err != nil {
 		f.t.Fatal(err)
 	}

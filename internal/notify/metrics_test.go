@@ -8,10 +8,10 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics/metricstest"
-	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
 // deliveryCounts reads the delivery metrics of one channel, so a test can
@@ -46,7 +46,7 @@ func (c deliveryCounts) minus(o deliveryCounts) deliveryCounts {
 // fireAt commits a firing whose event the stream stored at firedAt.
 func (f *fixture) fireAt(id string, firedAt time.Time) ledger.Firing {
 	firing := ledger.Firing{ID: id, OU: "demo", Trigger: "hot", TriggerUID: "uid-hot", TriggerName: "Hot", Threshold: 75,
-		Event: stream.Event{ID: "evt-" + id, LeadID: "ld_1", EventType: "demo_request", Score: 80, CreatedAt: firedAt.UTC()},
+		Event: event.Event{ID: "evt-" + id, LeadID: "ld_1", EventType: "demo_request", Score: 80, CreatedAt: firedAt.UTC()},
 		Score: 80, FiredAt: firedAt.UTC()}
 	if err := f.ledger.CommitFirings(context.Background(), []ledger.Firing{firing}); err != nil {
 		f.t.Fatal(err)

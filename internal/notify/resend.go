@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
@@ -88,8 +89,8 @@ type resendCommand struct {
 }
 
 // maxResendCommand bounds a command: a firing is bounded by the event it
-// holds (stream.MaxEventBytes), and the command adds a few bytes.
-const maxResendCommand = 2 * stream.MaxEventBytes
+// holds (event.MaxEventBytes), and the command adds a few bytes.
+const maxResendCommand = 2 * event.MaxEventBytes
 
 // DecodeResendCommand decodes a re-send command from the stream: strictly
 // (unknown fields refused), with a round of 0 or more and a firing that

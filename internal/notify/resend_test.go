@@ -207,6 +207,10 @@ func TestAStaleResendDoesNothing(t *testing.T) {
 
 	f.command(firing, 1, "current-round-1")
 	f.drained()
+	// The command is taken before its POST is made: wait for the POST.
+	for deadline := time.Now().Add(10 * time.Second); posts(rcv) < 3 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if n := posts(rcv); n != 3 {
 		t.Fatalf("a command of the current round: %d POSTs, want 3", n)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-logr/logr/testr"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics/metricstest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
@@ -22,32 +23,32 @@ import (
 func TestRejectReasons(t *testing.T) {
 	const rest = `"lead_id":"ld_1","event_type":"page_view","score":1`
 	for _, tc := range []struct{ name, data, want string }{
-		{"not JSON", `{"id":`, stream.ReasonInvalidJSON},
-		{"an array", `[1]`, stream.ReasonNotAnObject},
-		{"a number", `12`, stream.ReasonNotAnObject},
-		{"an unknown field", `{"id":"e",` + rest + `,"colour":"red"}`, stream.ReasonUnknownField},
-		{"a duplicate field", `{"id":"e","id":"f",` + rest + `}`, stream.ReasonDuplicateField},
-		{"a missing field", `{` + rest + `}`, stream.ReasonMissingField},
-		{"a wrong type", `{"id":"e","lead_id":"ld_1","event_type":"page_view","score":"high"}`, stream.ReasonInvalidValue},
-		{"a fractional score", `{"id":"e","lead_id":"ld_1","event_type":"page_view","score":1.5}`, stream.ReasonInvalidValue},
-		{"a bad time", `{"id":"e",` + rest + `,"created_at":"yesterday"}`, stream.ReasonInvalidValue},
-		{"a long id", `{"id":"` + strings.Repeat("x", stream.MaxIDLength+1) + `",` + rest + `}`, stream.ReasonTooLarge},
-		{"large metadata", `{"id":"e",` + rest + `,"metadata":{"k":"` + strings.Repeat("x", stream.MaxMetadataBytes) + `"}}`, stream.ReasonTooLarge},
-		{"a large event", `{"id":"e",` + rest + `,"metadata":{"k":"` + strings.Repeat("x", stream.MaxEventBytes) + `"}}`, stream.ReasonTooLarge},
+		{"not JSON", `{"id":`, event.ReasonInvalidJSON},
+		{"an array", `[1]`, event.ReasonNotAnObject},
+		{"a number", `12`, event.ReasonNotAnObject},
+		{"an unknown field", `{"id":"e",` + rest + `,"colour":"red"}`, event.ReasonUnknownField},
+		{"a duplicate field", `{"id":"e","id":"f",` + rest + `}`, event.ReasonDuplicateField},
+		{"a missing field", `{` + rest + `}`, event.ReasonMissingField},
+		{"a wrong type", `{"id":"e","lead_id":"ld_1","event_type":"page_view","score":"high"}`, event.ReasonInvalidValue},
+		{"a fractional score", `{"id":"e","lead_id":"ld_1","event_type":"page_view","score":1.5}`, event.ReasonInvalidValue},
+		{"a bad time", `{"id":"e",` + rest + `,"created_at":"yesterday"}`, event.ReasonInvalidValue},
+		{"a long id", `{"id":"` + strings.Repeat("x", event.MaxIDLength+1) + `",` + rest + `}`, event.ReasonTooLarge},
+		{"large metadata", `{"id":"e",` + rest + `,"metadata":{"k":"` + strings.Repeat("x", event.MaxMetadataBytes) + `"}}`, event.ReasonTooLarge},
+		{"a large event", `{"id":"e",` + rest + `,"metadata":{"k":"` + strings.Repeat("x", event.MaxEventBytes) + `"}}`, event.ReasonTooLarge},
 	} {
-		_, err := stream.DecodeEvent([]byte(tc.data), time.Now())
+		_, err := event.DecodeEvent([]byte(tc.data), time.Now())
 		if err == nil {
 			t.Errorf("%s: decoded", tc.name)
 			continue
 		}
-		if got := stream.RejectReason(err); got != tc.want {
+		if got := event.RejectReason(err); got != tc.want {
 			t.Errorf("%s (%v): reason %q, want %q", tc.name, err, got, tc.want)
 		}
 	}
-	if got := stream.RejectReason(fmt.Errorf("subject %q: %w", "x", stream.ErrNoOU)); got != stream.ReasonNoOU {
+	if got := event.RejectReason(fmt.Errorf("subject %q: %w", "x", event.ErrNoOU)); got != event.ReasonNoOU {
 		t.Errorf("no OU: reason %q", got)
 	}
-	if got := stream.RejectReason(errors.New("something else")); got != stream.ReasonOther {
+	if got := event.RejectReason(errors.New("something else")); got != event.ReasonOther {
 		t.Errorf("another error: reason %q", got)
 	}
 }
@@ -60,18 +61,18 @@ func TestPipelineMetrics(t *testing.T) {
 	triggers.Upsert(trigger("t", "", 75))
 
 	consumed := metricstest.Value(t, metrics.EventsConsumed)
-	invalidValue := metricstest.Value(t, metrics.EventsRejected.WithLabelValues(stream.ReasonInvalidValue))
-	invalidJSON := metricstest.Value(t, metrics.EventsRejected.WithLabelValues(stream.ReasonInvalidJSON))
+	invalidValue := metricstest.Value(t, metrics.EventsRejected.WithLabelValues(event.ReasonInvalidValue))
+	invalidJSON := metricstest.Value(t, metrics.EventsRejected.WithLabelValues(event.ReasonInvalidJSON))
 	firings := metricstest.Value(t, metrics.Firings)
 	ages, _ := metricstest.Histogram(t, metrics.EventAge)
 
-	s.publish(event("e1", "ld_1", "page_view", 10))
+	s.publish(newEvent("e1", "ld_1", "page_view", 10))
 	for _, bad := range []string{`{"id":"bad","lead_id":"ld_1","event_type":"x","score":"high"}`, `{"id":`} {
 		if _, err := s.conn.JS.Publish(context.Background(), stream.EventSubject(ou), []byte(bad)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s.publish(event("e4", "ld_1", "page_view", 80), event("e5", "ld_1", "page_view", 90)) // e4 fires
+	s.publish(newEvent("e4", "ld_1", "page_view", 80), newEvent("e5", "ld_1", "page_view", 90)) // e4 fires
 	r := s.start(triggers, s.ledger)
 	r.waitFor(t, 5)
 	r.stop(t)
@@ -81,8 +82,8 @@ func TestPipelineMetrics(t *testing.T) {
 		got, want float64
 	}{
 		{"events consumed", metricstest.Value(t, metrics.EventsConsumed) - consumed, 5},
-		{"rejected invalid_value", metricstest.Value(t, metrics.EventsRejected.WithLabelValues(stream.ReasonInvalidValue)) - invalidValue, 1},
-		{"rejected invalid_json", metricstest.Value(t, metrics.EventsRejected.WithLabelValues(stream.ReasonInvalidJSON)) - invalidJSON, 1},
+		{"rejected invalid_value", metricstest.Value(t, metrics.EventsRejected.WithLabelValues(event.ReasonInvalidValue)) - invalidValue, 1},
+		{"rejected invalid_json", metricstest.Value(t, metrics.EventsRejected.WithLabelValues(event.ReasonInvalidJSON)) - invalidJSON, 1},
 		{"firings", metricstest.Value(t, metrics.Firings) - firings, 1},
 		{"pending events", metricstest.Value(t, metrics.EvaluatorPending), 0},
 	} {
@@ -94,7 +95,7 @@ func TestPipelineMetrics(t *testing.T) {
 		t.Errorf("%d event ages observed, want 3 (the evaluated events)", n-ages)
 	}
 	// Every reason's series exists from the start, at zero or more.
-	for _, reason := range stream.RejectReasons {
+	for _, reason := range event.RejectReasons {
 		if metricstest.Value(t, metrics.EventsRejected.WithLabelValues(reason)) < 0 {
 			t.Errorf("reason %s", reason)
 		}
@@ -109,9 +110,9 @@ func TestEvaluatorPendingFollowsTheBacklog(t *testing.T) {
 	triggers := triggerset.NewMemory()
 	triggers.Upsert(trigger("t", "", 50))
 	const total = 300
-	events := make([]stream.Event, total)
+	events := make([]event.Event, total)
 	for i := range events {
-		events[i] = event(fmt.Sprintf("e%d", i), fmt.Sprintf("ld_%d", i%7), "page_view", int64(i%100))
+		events[i] = newEvent(fmt.Sprintf("e%d", i), fmt.Sprintf("ld_%d", i%7), "page_view", int64(i%100))
 	}
 	s.publish(events...)
 

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
@@ -110,7 +111,7 @@ func (p *Pipeline) Start(ctx context.Context) error {
 		return err
 	}
 	p.Log.Info("Evaluator starting", "leads", len(leads), "checkpoint", checkpoint)
-	metrics.InitRejectReasons(stream.RejectReasons...)
+	metrics.InitRejectReasons(event.RejectReasons...)
 
 	msgs, err := consumer.Messages(jetstream.PullMaxMessages(2 * p.BatchSize))
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/evaluator"
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics/metricstest"
@@ -69,7 +70,7 @@ func (s *system) restart() {
 	s.open()
 }
 
-func (s *system) publish(events ...stream.Event) {
+func (s *system) publish(events ...event.Event) {
 	s.t.Helper()
 	if _, err := stream.Publish(context.Background(), s.streams.Events, ou, events...); err != nil {
 		s.t.Fatal(err)
@@ -196,8 +197,8 @@ func trigger(name, eventType string, threshold int64) triggerset.Definition {
 	}
 }
 
-func event(id, lead, typ string, score int64) stream.Event {
-	return stream.Event{ID: id, LeadID: lead, EventType: typ, Score: score, CreatedAt: time.Date(2025, 1, 15, 10, 35, 0, 0, time.UTC)}
+func newEvent(id, lead, typ string, score int64) event.Event {
+	return event.Event{ID: id, LeadID: lead, EventType: typ, Score: score, CreatedAt: time.Date(2025, 1, 15, 10, 35, 0, 0, time.UTC)}
 }
 
 type fired struct{ trigger, lead, event string }
@@ -218,12 +219,12 @@ func TestPipelineFiresIntoTheOutbox(t *testing.T) {
 	triggers.Upsert(trigger("any-50", "", 50))
 
 	s.publish(
-		event("e1", "ld_1", "page_view", 60),    // any-50 fires
-		event("e2", "ld_1", "page_view", 80),    // hot-lead crossing pending (page_view)
-		event("e3", "ld_1", "page_view", 85),    // still pending
-		event("e4", "ld_1", "demo_request", 86), // pending fires
-		event("e5", "ld_1", "demo_request", 90), // no refire
-		event("e6", "ld_2", "demo_request", 75), // first seen: both fire, 75 counts
+		newEvent("e1", "ld_1", "page_view", 60),    // any-50 fires
+		newEvent("e2", "ld_1", "page_view", 80),    // hot-lead crossing pending (page_view)
+		newEvent("e3", "ld_1", "page_view", 85),    // still pending
+		newEvent("e4", "ld_1", "demo_request", 86), // pending fires
+		newEvent("e5", "ld_1", "demo_request", 90), // no refire
+		newEvent("e6", "ld_2", "demo_request", 75), // first seen: both fire, 75 counts
 	)
 	r := s.start(triggers, s.ledger)
 	r.waitFor(t, 6)
@@ -255,7 +256,7 @@ func TestDuplicatePublishFiresOnce(t *testing.T) {
 	triggers := triggerset.NewMemory()
 	triggers.Upsert(trigger("t", "", 75))
 
-	ev := event("e1", "ld_1", "page_view", 80)
+	ev := newEvent("e1", "ld_1", "page_view", 80)
 	s.publish(ev, ev, ev)
 	if n := lastSeq(t, s.conn.JS, stream.EventsStream); n != 1 {
 		t.Fatalf("the stream stored %d copies of one event id", n)
@@ -266,7 +267,7 @@ func TestDuplicatePublishFiresOnce(t *testing.T) {
 	// A duplicate published after the stream's window (simulated by a new
 	// message id) carrying the same event id still fires nothing new: the
 	// lead is above, and the firing id of this event exists already.
-	s.publish(event("e2", "ld_1", "page_view", 10))
+	s.publish(newEvent("e2", "ld_1", "page_view", 10))
 	if _, err := s.conn.JS.Publish(context.Background(), stream.EventSubject(ou), ev.Encode(), jetstream.WithMsgID("late-copy")); err != nil {
 		t.Fatal(err)
 	}
@@ -284,11 +285,11 @@ func TestPoisonEventIsRecordedAndSkipped(t *testing.T) {
 	triggers := triggerset.NewMemory()
 	triggers.Upsert(trigger("t", "", 75))
 
-	s.publish(event("e1", "ld_1", "page_view", 10))
+	s.publish(newEvent("e1", "ld_1", "page_view", 10))
 	if _, err := s.conn.JS.Publish(context.Background(), stream.EventSubject(ou), []byte(`{"id":"bad","lead_id":"ld_1","score":"high"}`)); err != nil {
 		t.Fatal(err)
 	}
-	s.publish(event("e3", "ld_1", "page_view", 80))
+	s.publish(newEvent("e3", "ld_1", "page_view", 80))
 
 	r := s.start(triggers, s.ledger)
 	r.waitFor(t, 3)
@@ -307,7 +308,7 @@ func TestPoisonEventIsRecordedAndSkipped(t *testing.T) {
 		t.Fatalf("the poison event was not recorded: %v", err)
 	}
 	reason := msg.Header.Get("Leadvibe-Reason")
-	if reason == "" || msg.Header.Get("Leadvibe-Stream-Sequence") != "2" || msg.Header.Get("Leadvibe-Reason-Code") != stream.ReasonInvalidValue {
+	if reason == "" || msg.Header.Get("Leadvibe-Stream-Sequence") != "2" || msg.Header.Get("Leadvibe-Reason-Code") != event.ReasonInvalidValue {
 		t.Fatalf("rejected record headers = %v", msg.Header)
 	}
 	for _, field := range []string{"score", "event_type"} {
@@ -333,29 +334,29 @@ func TestTriggerEditsTakeEffectOnTheNextEvent(t *testing.T) {
 	r := s.start(triggers, s.ledger)
 	defer r.stop(t)
 
-	s.publish(event("e1", "ld_1", "page_view", 60))
+	s.publish(newEvent("e1", "ld_1", "page_view", 60))
 	r.waitFor(t, 1)
 
 	// Lowered to 50 while the lead is at 60: no firing until a new crossing.
 	triggers.Upsert(trigger("t", "", 50))
-	s.publish(event("e2", "ld_1", "page_view", 70))
+	s.publish(newEvent("e2", "ld_1", "page_view", 70))
 	r.waitFor(t, 2)
 
 	// Deactivated: a crossing does not fire.
 	inactive := trigger("t", "", 50)
 	inactive.Active = false
 	triggers.Upsert(inactive)
-	s.publish(event("e3", "ld_1", "page_view", 10), event("e4", "ld_1", "page_view", 60))
+	s.publish(newEvent("e3", "ld_1", "page_view", 10), newEvent("e4", "ld_1", "page_view", 60))
 	r.waitFor(t, 4)
 
 	// Re-activated while above: no firing; then down and up again fires.
 	triggers.Upsert(trigger("t", "", 50))
-	s.publish(event("e5", "ld_1", "page_view", 65), event("e6", "ld_1", "page_view", 40), event("e7", "ld_1", "page_view", 55))
+	s.publish(newEvent("e5", "ld_1", "page_view", 65), newEvent("e6", "ld_1", "page_view", 40), newEvent("e7", "ld_1", "page_view", 55))
 	r.waitFor(t, 7)
 
 	// Deleted: nothing fires.
 	triggers.Delete(types.NamespacedName{Namespace: ou, Name: "t"})
-	s.publish(event("e8", "ld_1", "page_view", 0), event("e9", "ld_1", "page_view", 99))
+	s.publish(newEvent("e8", "ld_1", "page_view", 0), newEvent("e9", "ld_1", "page_view", 99))
 	r.waitFor(t, 9)
 
 	firings, _ := outbox(t, s.conn.JS)
@@ -463,10 +464,10 @@ func TestRestartsNeitherLoseNorRepeatFirings(t *testing.T) {
 	ix := evaluator.NewIndex(defs)
 	states := map[string]evaluator.LeadState{}
 	want := map[string]bool{}
-	var events []stream.Event
+	var events []event.Event
 	for i := range 3000 {
 		lead := fmt.Sprintf("ld_%d", rng.IntN(40))
-		ev := event(fmt.Sprintf("e%d", i), lead, eventTypes[rng.IntN(len(eventTypes))], int64(rng.IntN(120)))
+		ev := newEvent(fmt.Sprintf("e%d", i), lead, eventTypes[rng.IntN(len(eventTypes))], int64(rng.IntN(120)))
 		events = append(events, ev)
 		var firings []evaluator.Firing
 		states[lead], firings = ix.Evaluate(states[lead], evaluator.Event{ID: ev.ID, LeadID: lead, Type: ev.EventType, Score: ev.Score}, nil)
@@ -537,7 +538,7 @@ func TestRestartsNeitherLoseNorRepeatFirings(t *testing.T) {
 func TestNothingIsEvaluatedBeforeReady(t *testing.T) {
 	s := newSystem(t)
 	triggers := triggerset.NewMemory()
-	s.publish(event("e1", "ld_1", "page_view", 60))
+	s.publish(newEvent("e1", "ld_1", "page_view", 60))
 
 	ready := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -579,9 +580,9 @@ func TestBatchesAreGroupCommitted(t *testing.T) {
 	triggers := triggerset.NewMemory()
 	triggers.Upsert(trigger("t", "", 50))
 	const leads = 256 // a few pipeline batches (BatchSize 64), one firing each
-	var evs []stream.Event
+	var evs []event.Event
 	for i := range leads {
-		evs = append(evs, event(fmt.Sprintf("e%d", i), fmt.Sprintf("ld_%d", i), "page_view", 60))
+		evs = append(evs, newEvent(fmt.Sprintf("e%d", i), fmt.Sprintf("ld_%d", i), "page_view", 60))
 	}
 	s.publish(evs...)
 	commits := func(name string) float64 {

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/evaluator"
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
@@ -123,10 +124,10 @@ func (w *worker) evaluate(msg jetstream.Msg, meta *jetstream.MsgMetadata) outcom
 	seq := meta.Sequence.Stream
 	ou, ok := stream.OUOfSubject(msg.Subject())
 	if !ok {
-		w.reject("unknown", seq, msg.Data(), fmt.Errorf("subject %q: %w", msg.Subject(), stream.ErrNoOU))
+		w.reject("unknown", seq, msg.Data(), fmt.Errorf("subject %q: %w", msg.Subject(), event.ErrNoOU))
 		return rejected
 	}
-	ev, err := stream.DecodeEvent(msg.Data(), meta.Timestamp)
+	ev, err := event.DecodeEvent(msg.Data(), meta.Timestamp)
 	if err != nil {
 		w.reject(ou, seq, msg.Data(), err)
 		return rejected
@@ -165,7 +166,7 @@ func (w *worker) evaluate(msg jetstream.Msg, meta *jetstream.MsgMetadata) outcom
 // the batch's commit. The checkpoint then moves past it with its batch: it
 // never blocks the stream.
 func (w *worker) reject(ou string, seq uint64, data []byte, reason error) {
-	code := stream.RejectReason(reason)
+	code := event.RejectReason(reason)
 	w.p.Log.Info("Event rejected", "ou", ou, "sequence", seq, "reason", reason.Error(), "code", code)
 	w.rejects = append(w.rejects, stream.RejectMsg(ou, seq, data, reason))
 	w.reasons = append(w.reasons, code)

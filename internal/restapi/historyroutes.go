@@ -10,8 +10,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/history"
-	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
 // HistoryFinder answers history queries; *history.Store is the real one.
@@ -116,11 +116,11 @@ func historyQuery(r *http.Request, ou string, byPath bool) (history.Query, error
 
 // queryTextProblem checks an id given in a query parameter as the event
 // codec checks lead ids: valid UTF-8, no control characters or white
-// space, at most stream.MaxIDLength bytes.
+// space, at most event.MaxIDLength bytes.
 func queryTextProblem(v string) string {
 	switch {
-	case len(v) > stream.MaxIDLength:
-		return fmt.Sprintf("must be at most %d bytes, got %d", stream.MaxIDLength, len(v))
+	case len(v) > event.MaxIDLength:
+		return fmt.Sprintf("must be at most %d bytes, got %d", event.MaxIDLength, len(v))
 	case !utf8.ValidString(v):
 		return "must be valid UTF-8"
 	}

@@ -9,10 +9,10 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
 	"github.com/leadvibe/milestone-triggers-operator/internal/record"
-	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
 var _ = Describe("History: GET /milestone-events and GET /triggers/{id}/events", func() {
@@ -30,7 +30,7 @@ var _ = Describe("History: GET /milestone-events and GET /triggers/{id}/events",
 		for i := range 4 {
 			trigger := []string{"hot", "cold"}[i%2]
 			f := ledger.Firing{ID: fmt.Sprintf("mtf_%s_%d", ou, i), OU: ou, Trigger: trigger, FiredAt: base.Add(time.Duration(i) * time.Second),
-				Event: stream.Event{ID: fmt.Sprintf("e%d", i), LeadID: fmt.Sprintf("ld_%d", i%2), EventType: "demo_request"}, Score: 80}
+				Event: event.Event{ID: fmt.Sprintf("e%d", i), LeadID: fmt.Sprintf("ld_%d", i%2), EventType: "demo_request"}, Score: 80}
 			rec := historyStore.Recorder(5 * time.Second)
 			Expect(rec.Firing(f)()).To(Succeed())
 			Expect(rec.Attempt(notify.Attempt{FiringID: f.ID, OU: ou, Trigger: trigger, LeadID: f.Event.LeadID,

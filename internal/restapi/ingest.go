@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ratelimit"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
@@ -27,7 +28,7 @@ type ingestResponse struct {
 }
 
 // IngestRoute serves POST /events: one event, a JSON array of events, or
-// {"events":[...]} (at most stream.MaxBatchEvents), for the caller's OU.
+// {"events":[...]} (at most event.MaxBatchEvents), for the caller's OU.
 // Every event is validated before any is published: a batch with an
 // invalid event is refused whole with 400, naming each event and field
 // ("events[3].score"). Accepted events go to the events stream's writer,
@@ -47,12 +48,12 @@ func IngestRoute(events *stream.Writer, limits *ratelimit.OUs) Route {
 		Subresource: EventsSubresource,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			caller, _ := CallerFrom(r.Context())
-			body, err := readBody(w, r, stream.MaxBatchBytes, mediaJSON)
+			body, err := readBody(w, r, event.MaxBatchBytes, mediaJSON)
 			if err != nil {
 				WriteError(w, err)
 				return
 			}
-			batch, err := stream.DecodeBatch(body, time.Now())
+			batch, err := event.DecodeBatch(body, time.Now())
 			if err != nil {
 				WriteError(w, ingestError(err))
 				return
@@ -95,7 +96,7 @@ func streamFull(err error) *Error {
 
 // ingestError turns the codec's errors into a 400 naming each field.
 func ingestError(err error) error {
-	var de *stream.DecodeError
+	var de *event.DecodeError
 	if !errors.As(err, &de) {
 		return newError(http.StatusBadRequest, err.Error())
 	}

@@ -13,6 +13,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
@@ -20,13 +21,13 @@ import (
 const publisherRole = "milestonetrigger-event-publisher"
 
 var _ = Describe("POST /events", func() {
-	lastOnSubject := func(ou string) stream.Event {
+	lastOnSubject := func(ou string) event.Event {
 		GinkgoHelper()
 		st, err := eventStream.JS.Stream(suiteCtx, stream.EventsStream)
 		Expect(err).NotTo(HaveOccurred())
 		msg, err := st.GetLastMsgForSubject(suiteCtx, stream.EventSubject(ou))
 		Expect(err).NotTo(HaveOccurred())
-		ev, err := stream.DecodeEvent(msg.Data, msg.Time)
+		ev, err := event.DecodeEvent(msg.Data, msg.Time)
 		Expect(err).NotTo(HaveOccurred())
 		return ev
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
@@ -73,7 +74,7 @@ func TestIngestAnswers507WhenTheEventsStreamIsFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev, err := stream.DecodeEvent(first.Data, first.Time); err != nil || ev.ID != "full-0" {
+	if ev, err := event.DecodeEvent(first.Data, first.Time); err != nil || ev.ID != "full-0" {
 		t.Fatalf("the first event stored is %v (%v): a full stream dropped old events", ev.ID, err)
 	}
 	// Again, while the stream is still full: still 507, nothing lost.

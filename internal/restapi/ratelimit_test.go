@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ratelimit"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
@@ -16,7 +17,7 @@ import (
 // suiteEventLimits is the suite's per-OU budget of POST /events: three
 // full requests at once, then a slow refill. Every spec publishes in an OU
 // of its own, so only the spec below comes near it.
-var suiteEventLimits = ratelimit.New(ratelimit.Rate{PerSecond: 100, Burst: 3000}, stream.MaxBatchEvents, nil)
+var suiteEventLimits = ratelimit.New(ratelimit.Rate{PerSecond: 100, Burst: 3000}, event.MaxBatchEvents, nil)
 
 var _ = Describe("POST /events rate limit", func() {
 	batch := func(from int) string {
@@ -50,7 +51,7 @@ var _ = Describe("POST /events rate limit", func() {
 		Expect(err).NotTo(HaveOccurred())
 		msg, err := st.GetLastMsgForSubject(suiteCtx, stream.EventSubject(ou))
 		Expect(err).NotTo(HaveOccurred())
-		ev, err := stream.DecodeEvent(msg.Data, msg.Time)
+		ev, err := event.DecodeEvent(msg.Data, msg.Time)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(ev.ID).To(Equal("rl-2999"), "the refused request published nothing")
 

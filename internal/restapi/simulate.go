@@ -10,9 +10,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/resolve"
 	"github.com/leadvibe/milestone-triggers-operator/internal/simulate"
-	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
 // SimulateSubresource is what a simulation is authorized on: the verb
@@ -22,7 +22,7 @@ import (
 const SimulateSubresource = "simulate"
 
 // maxSimulateBytes bounds a simulate request: one event and a few fields.
-const maxSimulateBytes = stream.MaxEventBytes + 4<<10
+const maxSimulateBytes = event.MaxEventBytes + 4<<10
 
 // SimulateRoute serves POST /triggers/{id}/simulate: it evaluates the
 // request's event against the trigger, active or not, with the real
@@ -132,8 +132,8 @@ func decodeSimulateRequest(body []byte, now time.Time) (simulate.Request, error)
 				}
 				continue
 			}
-			ev, err := stream.DecodeEvent(raw[k], now)
-			var de *stream.DecodeError
+			ev, err := event.DecodeEvent(raw[k], now)
+			var de *event.DecodeError
 			switch {
 			case errors.As(err, &de):
 				for _, fe := range de.Errors {
@@ -149,7 +149,7 @@ func decodeSimulateRequest(body []byte, now time.Time) (simulate.Request, error)
 			req.Event = ev
 		case "previous_score":
 			if n, ok := d.integer(k, v); ok {
-				if n > stream.MaxScore || n < -stream.MaxScore {
+				if n > event.MaxScore || n < -event.MaxScore {
 					d.fail(k, "must be an integer between -1000000000000000 and 1000000000000000, as event scores are")
 					continue
 				}

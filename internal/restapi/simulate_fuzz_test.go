@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 )
 
 // FuzzDecodeSimulateRequest checks that the decoder of simulate bodies
@@ -36,10 +36,10 @@ func FuzzDecodeSimulateRequest(f *testing.F) {
 			return
 		}
 		enc := req.Event.Encode()
-		if _, err := stream.DecodeEvent(enc, now); err != nil {
+		if _, err := event.DecodeEvent(enc, now); err != nil {
 			t.Fatalf("an accepted event %s does not decode on its own: %v", enc, err)
 		}
-		if p := req.PreviousScore; p != nil && (*p > stream.MaxScore || *p < -stream.MaxScore) {
+		if p := req.PreviousScore; p != nil && (*p > event.MaxScore || *p < -event.MaxScore) {
 			t.Fatalf("accepted previous_score %d", *p)
 		}
 	})

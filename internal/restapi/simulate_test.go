@@ -19,10 +19,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/resolve"
 	"github.com/leadvibe/milestone-triggers-operator/internal/simulate"
-	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -276,7 +276,7 @@ func resolveForTest(mt *triggersv1alpha1.MilestoneTrigger) (triggerset.Definitio
 // pipeline commits it.
 func firingFor(ou, trigger, uid, eventID string) ledger.Firing {
 	now := time.Now().UTC()
-	ev := stream.Event{ID: eventID, LeadID: "ld_1", EventType: "page_view", Score: 80, CreatedAt: now}
+	ev := event.Event{ID: eventID, LeadID: "ld_1", EventType: "page_view", Score: 80, CreatedAt: now}
 	return ledger.Firing{
 		ID: ledger.FiringID(ou, uid, ev.LeadID, ev.ID), OU: ou, Trigger: trigger, TriggerUID: uid,
 		TriggerName: "Hot", Threshold: 75, Event: ev, Score: ev.Score, FiredAt: now,

@@ -14,9 +14,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
-	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
 // grantSecretGet lets the caller get one Secret of ou, and waits until the
@@ -52,7 +52,7 @@ var _ = Describe("Names in paths, queries and headers", func() {
 		rec := historyStore.Recorder(5 * time.Second)
 		for i, trigger := range []string{"a", "a.b", "c"} {
 			f := ledger.Firing{ID: fmt.Sprintf("mtf_%s_%d", ou, i), OU: ou, Trigger: trigger, FiredAt: time.Now().UTC(),
-				Event: stream.Event{ID: fmt.Sprintf("e%d", i), LeadID: "ld_1", EventType: "demo_request"}, Score: 80}
+				Event: event.Event{ID: fmt.Sprintf("e%d", i), LeadID: "ld_1", EventType: "demo_request"}, Score: 80}
 			Expect(rec.Firing(f)()).To(Succeed())
 		}
 	})

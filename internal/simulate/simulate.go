@@ -14,9 +14,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/evaluator"
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
-	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -30,7 +30,7 @@ const DefaultTestTimeout = 10 * time.Second
 // Request is one simulation.
 type Request struct {
 	// Event is the engagement event, as POST /events takes it.
-	Event stream.Event
+	Event event.Event
 	// PreviousScore is the lead's score before the event; nil is a lead
 	// never seen, below every threshold.
 	PreviousScore *int64
@@ -154,7 +154,7 @@ func leadState(def triggerset.Definition, req Request) evaluator.LeadState {
 }
 
 // firing is the firing the pipeline records for ev, with the same id.
-func firing(def triggerset.Definition, ev stream.Event, fromPending bool, now time.Time) ledger.Firing {
+func firing(def triggerset.Definition, ev event.Event, fromPending bool, now time.Time) ledger.Firing {
 	return ledger.Firing{
 		ID:          ledger.FiringID(def.Key.Namespace, string(def.UID), ev.LeadID, ev.ID),
 		OU:          def.Key.Namespace,

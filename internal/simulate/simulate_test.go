@@ -17,6 +17,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp"
@@ -24,7 +25,6 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/slack"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/teams"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/webhook"
-	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -79,8 +79,8 @@ func definition(hook, slackURL, teamsURL string, active bool, eventType string) 
 	}
 }
 
-func event(typ string, score int64) stream.Event {
-	return stream.Event{
+func newEvent(typ string, score int64) event.Event {
+	return event.Event{
 		ID: "evt-789", LeadID: "lead-123", EventType: typ, Score: score,
 		Metadata:  json.RawMessage(`{"page":"/pricing"}`),
 		CreatedAt: time.Date(2025, 1, 15, 10, 0, 0, 0, time.UTC),
@@ -105,14 +105,14 @@ func TestRunEvaluatesWithTheRules(t *testing.T) {
 		rule      string
 		specRule  int
 	}{
-		{"crossing", true, "", Request{Event: event("form_submit", 85), PreviousScore: score(40)}, true, true, "crossing", 1},
-		{"unseen lead crossing", true, "", Request{Event: event("form_submit", 85)}, true, true, "crossing", 1},
-		{"another type is pending", true, "demo_request", Request{Event: event("page_view", 85), PreviousScore: score(40)}, false, false, "pending", 1},
-		{"pending fires on the type", true, "demo_request", Request{Event: event("demo_request", 90), PreviousScore: score(85), PendingCrossing: true}, true, true, "pending_fired", 2},
-		{"drop re-arms", true, "", Request{Event: event("x", 10), PreviousScore: score(90)}, false, false, "rearm", 3},
-		{"no refire above", true, "", Request{Event: event("x", 95), PreviousScore: score(90)}, false, false, "already_above", 4},
-		{"stays below", true, "", Request{Event: event("x", 20), PreviousScore: score(10)}, false, false, "below_threshold", 4},
-		{"inactive", false, "", Request{Event: event("x", 85), PreviousScore: score(40)}, false, true, "inactive", 5},
+		{"crossing", true, "", Request{Event: newEvent("form_submit", 85), PreviousScore: score(40)}, true, true, "crossing", 1},
+		{"unseen lead crossing", true, "", Request{Event: newEvent("form_submit", 85)}, true, true, "crossing", 1},
+		{"another type is pending", true, "demo_request", Request{Event: newEvent("page_view", 85), PreviousScore: score(40)}, false, false, "pending", 1},
+		{"pending fires on the type", true, "demo_request", Request{Event: newEvent("demo_request", 90), PreviousScore: score(85), PendingCrossing: true}, true, true, "pending_fired", 2},
+		{"drop re-arms", true, "", Request{Event: newEvent("x", 10), PreviousScore: score(90)}, false, false, "rearm", 3},
+		{"no refire above", true, "", Request{Event: newEvent("x", 95), PreviousScore: score(90)}, false, false, "already_above", 4},
+		{"stays below", true, "", Request{Event: newEvent("x", 20), PreviousScore: score(10)}, false, false, "below_threshold", 4},
+		{"inactive", false, "", Request{Event: newEvent("x", 85), PreviousScore: score(40)}, false, true, "inactive", 5},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -149,7 +149,7 @@ func TestRunRefusesAnImpossiblePendingCrossing(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			def := definition("https://hooks.example.com/x", "", "", true, c.eventType)
-			_, err := Run(context.Background(), Config{}, def, Request{Event: event("demo_request", 90), PreviousScore: c.previous, PendingCrossing: true}, time.Now())
+			_, err := Run(context.Background(), Config{}, def, Request{Event: newEvent("demo_request", 90), PreviousScore: c.previous, PendingCrossing: true}, time.Now())
 			ie, ok := err.(*InputError)
 			if !ok || ie.Field != "pending_crossing" {
 				t.Fatalf("err = %v, want an InputError on pending_crossing", err)
@@ -164,7 +164,7 @@ func TestRunRefusesAnImpossiblePendingCrossing(t *testing.T) {
 func TestRunRendersExactlyWhatIsSent(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	def := definition("https://hooks.example.com/secret-path?token=abc", "https://hooks.slack.com/services/T/B/C", "https://example.webhook.office.com/x", true, "")
-	req := Request{Event: event("form_submit", 85), PreviousScore: score(40)}
+	req := Request{Event: newEvent("form_submit", 85), PreviousScore: score(40)}
 	res, err := Run(context.Background(), Config{EmailFrom: "Triggers <triggers@example.com>"}, def, req, now)
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +212,7 @@ func TestRunRendersExactlyWhatIsSent(t *testing.T) {
 
 func TestRunWithoutEmailSaysSo(t *testing.T) {
 	def := definition("", "", "", true, "")
-	res, err := Run(context.Background(), Config{}, def, Request{Event: event("x", 85)}, time.Now())
+	res, err := Run(context.Background(), Config{}, def, Request{Event: newEvent("x", 85)}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestRunSendsTestNotificationsOnlyWhenAsked(t *testing.T) {
 	def := definition(hook.URL+"/hook", chat.URL+"/slack", "", true, "")
 	cfg := Config{Notifiers: notifiers()}
 
-	res, err := Run(context.Background(), cfg, def, Request{Event: event("x", 85), PreviousScore: score(40)}, time.Now())
+	res, err := Run(context.Background(), cfg, def, Request{Event: newEvent("x", 85), PreviousScore: score(40)}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestRunSendsTestNotificationsOnlyWhenAsked(t *testing.T) {
 	}
 
 	// Below the threshold: it would not fire, but tests are still sent.
-	res, err = Run(context.Background(), cfg, def, Request{Event: event("x", 10), SendTestNotifications: true}, time.Now())
+	res, err = Run(context.Background(), cfg, def, Request{Event: newEvent("x", 10), SendTestNotifications: true}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestTestSendsNeverEchoReceivers(t *testing.T) {
 	defer other.Close()
 
 	def := definition(hostile.URL+"/hook", other.URL+"/slack", "http://169.254.169.254/latest/meta-data/", true, "")
-	res, err := Run(context.Background(), Config{Notifiers: notifiers()}, def, Request{Event: event("x", 85), SendTestNotifications: true}, time.Now())
+	res, err := Run(context.Background(), Config{Notifiers: notifiers()}, def, Request{Event: newEvent("x", 85), SendTestNotifications: true}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

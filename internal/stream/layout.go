@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 )
 
 // The operator's whole JetStream layout: every stream, bucket, consumer,
@@ -164,7 +166,7 @@ func (l Layout) streams() []jetstream.StreamConfig {
 		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      l.Events,
 		Duplicates:  l.Duplicates,
-		MaxMsgSize:  MaxEventBytes,
+		MaxMsgSize:  event.MaxEventBytes,
 		MaxBytes:    l.Bytes.Events,
 		// Full, it refuses new events (POST /events answers 507) rather
 		// than dropping old ones the evaluator may not have read.

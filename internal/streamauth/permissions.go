@@ -5,6 +5,7 @@ import (
 
 	"github.com/nats-io/jwt/v2"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
@@ -20,7 +21,7 @@ const (
 	// maxSubs bounds a publisher's subscriptions: its reply inboxes.
 	maxSubs = 64
 	// maxPayload bounds a message: an event, with room for headers.
-	maxPayload = stream.MaxEventBytes + 8<<10
+	maxPayload = event.MaxEventBytes + 8<<10
 )
 
 // userClaims is the user a publisher is admitted as: it may publish to

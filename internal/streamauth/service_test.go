@@ -14,6 +14,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
@@ -27,7 +28,7 @@ func publish(c *natsClient, subject string) (*jetstream.PubAck, error) {
 	ctx, cancel := context.WithTimeout(suiteCtx, 3*time.Second)
 	defer cancel()
 	id := fmt.Sprintf("evt-%d", next())
-	ev := stream.Event{ID: id, LeadID: "ld_1", EventType: "page_view", Score: 10, CreatedAt: time.Now().UTC()}
+	ev := event.Event{ID: id, LeadID: "ld_1", EventType: "page_view", Score: 10, CreatedAt: time.Now().UTC()}
 	return js.Publish(ctx, subject, ev.Encode(), jetstream.WithMsgID(id))
 }
 
@@ -136,9 +137,9 @@ var _ = Describe("The stream listener", func() {
 		Expect(err).NotTo(HaveOccurred())
 		w := stream.NewWriter(js, stream.EventsStream, stream.WriterOptions{MaxBatch: 10, MinBatch: 2, Timeout: 5 * time.Second})
 		defer w.Close()
-		evs := make([]stream.Event, 5)
+		evs := make([]event.Event, 5)
 		for i := range evs {
-			evs[i] = stream.Event{ID: fmt.Sprintf("batch-%d-%d", next(), i), LeadID: "ld_1", EventType: "page_view", Score: int64(i), CreatedAt: time.Now().UTC()}
+			evs[i] = event.Event{ID: fmt.Sprintf("batch-%d-%d", next(), i), LeadID: "ld_1", EventType: "page_view", Score: int64(i), CreatedAt: time.Now().UTC()}
 		}
 		ctx, cancel := context.WithTimeout(suiteCtx, 10*time.Second)
 		defer cancel()

@@ -17,9 +17,9 @@ import (
 	"github.com/emersion/go-smtp"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
-	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -34,7 +34,7 @@ func testFiring() ledger.Firing {
 		Trigger:     "hot-lead",
 		TriggerName: "Hot Lead",
 		Threshold:   75,
-		Event: stream.Event{
+		Event: event.Event{
 			ID:        "evt_42",
 			LeadID:    "lead_7",
 			EventType: "page_view",

@@ -14,11 +14,11 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp/safehttptest"
-	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -29,7 +29,7 @@ func firing() ledger.Firing {
 		Trigger:     "trigger-456",
 		TriggerName: "Hot Lead Alert",
 		Threshold:   75,
-		Event: stream.Event{
+		Event: event.Event{
 			ID:        "evt-789",
 			LeadID:    "ld_123",
 			EventType: "demo_request",

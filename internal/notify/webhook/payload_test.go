@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
-	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
 // seedPayload is the example payload of the API documentation, verbatim.
@@ -40,7 +40,7 @@ func seedFiring() ledger.Firing {
 		TriggerUID:  "uid-456",
 		TriggerName: "Hot Lead Alert",
 		Threshold:   75,
-		Event: stream.Event{
+		Event: event.Event{
 			ID:        "evt-789",
 			LeadID:    "ld_123",
 			EventType: "demo_request",

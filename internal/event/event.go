@@ -1,11 +1,9 @@
-// Package stream carries engagement events into the operator. It runs NATS
-// JetStream either embedded in the process (the default: one binary, data in
-// a directory) or as a client of an external NATS cluster given by URL; it
-// names the subject each Organizational Unit (OU, one namespace) publishes
-// its events to; it holds the event codec, which decodes outside input
-// strictly and encodes events canonically; and it ingests decoded events
-// into the stream.
-package stream
+// Package event is the engagement event: its type, its limits, its strict
+// decoder (every problem found, each named by field and given a reason
+// code where it is found), its canonical encoding and the JSON scanner
+// they share. The stream package carries events; the REST shim and
+// simulate decode them with this package too.
+package event
 
 import (
 	"bytes"
@@ -67,7 +65,10 @@ type Event struct {
 // name of the field ("score", or "events[3].score" in a batch), empty for the
 // input as a whole.
 type FieldError struct {
-	Field   string
+	Field string
+	// Code is the problem's reason code (RejectReasons), set where the
+	// decoder finds it.
+	Code    string
 	Message string
 }
 
@@ -106,7 +107,7 @@ func (e *DecodeError) Error() string {
 func DecodeEvent(data []byte, now time.Time) (Event, error) {
 	var errs fieldErrors
 	if len(data) > MaxEventBytes {
-		errs.add("", tooLargeMessage("event", len(data), MaxEventBytes))
+		errs.add("", ReasonTooLarge, tooLargeMessage("event", len(data), MaxEventBytes))
 		return Event{}, errs.err()
 	}
 	v, ok := parseJSONValue(data, &errs)
@@ -128,7 +129,7 @@ func DecodeEvent(data []byte, now time.Time) (Event, error) {
 func DecodeBatch(data []byte, now time.Time) ([]Event, error) {
 	var errs fieldErrors
 	if len(data) > MaxBatchBytes {
-		errs.add("", tooLargeMessage("body", len(data), MaxBatchBytes))
+		errs.add("", ReasonTooLarge, tooLargeMessage("body", len(data), MaxBatchBytes))
 		return nil, errs.err()
 	}
 	v, ok := parseJSONValue(data, &errs)
@@ -142,7 +143,7 @@ func DecodeBatch(data []byte, now time.Time) ([]Event, error) {
 	case '{':
 		if !jsonHasMember(v, "events") {
 			if len(v) > MaxEventBytes {
-				errs.add("", tooLargeMessage("event", len(v), MaxEventBytes))
+				errs.add("", ReasonTooLarge, tooLargeMessage("event", len(v), MaxEventBytes))
 				break
 			}
 			ev := decodeEvent(v, eventPath{}, now, &errs)
@@ -154,20 +155,20 @@ func DecodeBatch(data []byte, now time.Time) ([]Event, error) {
 			key := jsonUnquote(rawKey)
 			switch {
 			case key == "events" && seen[key]:
-				errs.add("events", "duplicate field")
+				errs.add("events", ReasonDuplicateField, "duplicate field")
 			case key == "events":
 				if val[0] != '[' {
-					errs.add("events", "must be an array of events, got "+jsonKind(val))
+					errs.add("events", ReasonInvalidValue, "must be an array of events, got "+jsonKind(val))
 					break
 				}
 				events = decodeArray(val, now, &errs)
 			case !seen[key]:
-				errs.add(fieldDisplayName(key), "unknown field")
+				errs.add(fieldDisplayName(key), ReasonUnknownField, "unknown field")
 			}
 			seen[key] = true
 		}
 	default:
-		errs.add("", `must be an event object, an array of events or {"events": [...]}, got `+jsonKind(v))
+		errs.add("", ReasonNotAnObject, `must be an event object, an array of events or {"events": [...]}, got `+jsonKind(v))
 	}
 	if err := errs.err(); err != nil {
 		return nil, err
@@ -248,7 +249,7 @@ func eventFieldIndexOf(name string) int {
 // problems to errs with field names under at.
 func decodeEvent(v []byte, at eventPath, now time.Time, errs *fieldErrors) Event {
 	if v[0] != '{' {
-		errs.add(at.field(""), "must be a JSON object, got "+jsonKind(v))
+		errs.add(at.field(""), ReasonNotAnObject, "must be a JSON object, got "+jsonKind(v))
 		return Event{}
 	}
 	var (
@@ -262,7 +263,7 @@ func decodeEvent(v []byte, at eventPath, now time.Time, errs *fieldErrors) Event
 		if i < 0 {
 			key := jsonUnquote(rawKey)
 			if !unknowns[key] {
-				errs.add(at.field(fieldDisplayName(key)), "unknown field")
+				errs.add(at.field(fieldDisplayName(key)), ReasonUnknownField, "unknown field")
 				if unknowns == nil {
 					unknowns = map[string]bool{}
 				}
@@ -272,33 +273,33 @@ func decodeEvent(v []byte, at eventPath, now time.Time, errs *fieldErrors) Event
 		}
 		name := eventFieldNames[i]
 		if seen&(1<<i) != 0 {
-			errs.add(at.field(name), "duplicate field")
+			errs.add(at.field(name), ReasonDuplicateField, "duplicate field")
 			continue
 		}
 		seen |= 1 << i
-		var problem string
+		var prob problem
 		switch i {
 		case fieldID:
-			ev.ID, problem = decodeID(val)
+			ev.ID, prob = decodeID(val)
 		case fieldLeadID:
-			ev.LeadID, problem = decodeID(val)
+			ev.LeadID, prob = decodeID(val)
 		case fieldEventType:
-			ev.EventType, problem = decodeEventType(val)
+			ev.EventType, prob = decodeEventType(val)
 		case fieldScore:
-			ev.Score, problem = decodeScore(val)
+			ev.Score, prob = decodeScore(val)
 		case fieldMetadata:
-			ev.Metadata, problem = decodeMetadata(val)
+			ev.Metadata, prob = decodeMetadata(val)
 		case fieldCreatedAt:
-			ev.CreatedAt, problem = decodeTime(val)
-			hasTime = problem == ""
+			ev.CreatedAt, prob = decodeTime(val)
+			hasTime = prob.message == ""
 		}
-		if problem != "" {
-			errs.add(at.field(name), problem)
+		if prob.message != "" {
+			errs.add(at.field(name), prob.code, prob.message)
 		}
 	}
 	for i, name := range eventFieldNames {
 		if requiredEventFields&(1<<i) != 0 && seen&(1<<i) == 0 {
-			errs.add(at.field(name), "required")
+			errs.add(at.field(name), ReasonMissingField, "required")
 		}
 	}
 	if !hasTime {
@@ -315,10 +316,10 @@ func decodeArray(v []byte, now time.Time, errs *fieldErrors) []Event {
 	}
 	switch {
 	case n == 0:
-		errs.add("events", "must contain at least one event")
+		errs.add("events", ReasonInvalidValue, "must contain at least one event")
 		return nil
 	case n > MaxBatchEvents:
-		errs.add("events", fmt.Sprintf("must contain at most %d events, got %d", MaxBatchEvents, n))
+		errs.add("events", ReasonTooLarge, fmt.Sprintf("must contain at most %d events, got %d", MaxBatchEvents, n))
 		return nil
 	}
 	events := make([]Event, 0, n)
@@ -327,7 +328,7 @@ func decodeArray(v []byte, now time.Time, errs *fieldErrors) []Event {
 		at := eventPath{batch: true, index: i}
 		i++
 		if len(elem) > MaxEventBytes {
-			errs.add(at.field(""), tooLargeMessage("event", len(elem), MaxEventBytes))
+			errs.add(at.field(""), ReasonTooLarge, tooLargeMessage("event", len(elem), MaxEventBytes))
 			continue
 		}
 		events = append(events, decodeEvent(elem, at, now, errs))
@@ -336,38 +337,38 @@ func decodeArray(v []byte, now time.Time, errs *fieldErrors) []Event {
 }
 
 // decodeID decodes id or lead_id.
-func decodeID(v []byte) (string, string) {
+func decodeID(v []byte) (string, problem) {
 	if v[0] != '"' {
-		return "", "must be a string, got " + jsonKind(v)
+		return "", problem{ReasonInvalidValue, "must be a string, got " + jsonKind(v)}
 	}
 	if !utf8.Valid(v) || hasLoneSurrogate(v) {
-		return "", "must be valid UTF-8"
+		return "", problem{ReasonInvalidValue, "must be valid UTF-8"}
 	}
 	s := jsonUnquote(v)
 	switch {
 	case s == "":
-		return "", "must not be empty"
+		return "", problem{ReasonInvalidValue, "must not be empty"}
 	case len(s) > MaxIDLength:
-		return "", fmt.Sprintf("must be at most %d bytes, got %d", MaxIDLength, len(s))
+		return "", problem{ReasonTooLarge, fmt.Sprintf("must be at most %d bytes, got %d", MaxIDLength, len(s))}
 	}
 	for i, r := range s {
 		if unicode.IsControl(r) || unicode.IsSpace(r) {
-			return "", fmt.Sprintf("must not contain whitespace or control characters, found %U at byte %d", r, i)
+			return "", problem{ReasonInvalidValue, fmt.Sprintf("must not contain whitespace or control characters, found %U at byte %d", r, i)}
 		}
 	}
-	return s, ""
+	return s, problem{}
 }
 
-func decodeEventType(v []byte) (string, string) {
+func decodeEventType(v []byte) (string, problem) {
 	if v[0] != '"' {
-		return "", "must be a string, got " + jsonKind(v)
+		return "", problem{ReasonInvalidValue, "must be a string, got " + jsonKind(v)}
 	}
 	s := jsonUnquote(v)
 	switch {
 	case s == "":
-		return "", "must not be empty"
+		return "", problem{ReasonInvalidValue, "must not be empty"}
 	case len(s) > MaxEventTypeLength:
-		return "", fmt.Sprintf("must be at most %d bytes, got %d", MaxEventTypeLength, len(s))
+		return "", problem{ReasonTooLarge, fmt.Sprintf("must be at most %d bytes, got %d", MaxEventTypeLength, len(s))}
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -375,9 +376,9 @@ func decodeEventType(v []byte) (string, string) {
 			continue
 		}
 		r, _ := utf8.DecodeRuneInString(s[i:])
-		return "", fmt.Sprintf("must match %s, found %s at byte %d", eventTypePattern, strconv.QuoteRune(r), i)
+		return "", problem{ReasonInvalidValue, fmt.Sprintf("must match %s, found %s at byte %d", eventTypePattern, strconv.QuoteRune(r), i)}
 	}
-	return s, ""
+	return s, problem{}
 }
 
 func isASCIIAlnum(c byte) bool {
@@ -386,9 +387,9 @@ func isASCIIAlnum(c byte) bool {
 
 // decodeScore decodes score: a JSON number without fraction or exponent
 // within ±MaxScore.
-func decodeScore(v []byte) (int64, string) {
+func decodeScore(v []byte) (int64, problem) {
 	if c := v[0]; c != '-' && (c < '0' || c > '9') {
-		return 0, "must be an integer, got " + jsonKind(v)
+		return 0, problem{ReasonInvalidValue, "must be an integer, got " + jsonKind(v)}
 	}
 	digits := v
 	if v[0] == '-' {
@@ -397,56 +398,56 @@ func decodeScore(v []byte) (int64, string) {
 	var n int64
 	for _, c := range digits {
 		if c < '0' || c > '9' {
-			return 0, "must be an integer, got " + text.ClipBytes(string(v), 40)
+			return 0, problem{ReasonInvalidValue, "must be an integer, got " + text.ClipBytes(string(v), 40)}
 		}
 		if n <= MaxScore {
 			n = n*10 + int64(c-'0')
 		}
 	}
 	if n > MaxScore {
-		return 0, fmt.Sprintf("must be between %d and %d, got %s", -MaxScore, MaxScore, text.ClipBytes(string(v), 40))
+		return 0, problem{ReasonInvalidValue, fmt.Sprintf("must be between %d and %d, got %s", -MaxScore, MaxScore, text.ClipBytes(string(v), 40))}
 	}
 	if v[0] == '-' {
 		n = -n
 	}
-	return n, ""
+	return n, problem{}
 }
 
 // decodeMetadata decodes metadata: a JSON object, returned compacted, or
 // null for none.
-func decodeMetadata(v []byte) (json.RawMessage, string) {
+func decodeMetadata(v []byte) (json.RawMessage, problem) {
 	switch {
 	case string(v) == "null":
-		return nil, ""
+		return nil, problem{}
 	case v[0] != '{':
-		return nil, "must be a JSON object, got " + jsonKind(v)
+		return nil, problem{ReasonInvalidValue, "must be a JSON object, got " + jsonKind(v)}
 	case !utf8.Valid(v):
-		return nil, "must be valid UTF-8"
+		return nil, problem{ReasonInvalidValue, "must be valid UTF-8"}
 	}
 	size, depth := measureJSON(v)
 	switch {
 	case depth > MaxMetadataDepth:
-		return nil, fmt.Sprintf("must be at most %d levels deep, got %d", MaxMetadataDepth, depth)
+		return nil, problem{ReasonTooLarge, fmt.Sprintf("must be at most %d levels deep, got %d", MaxMetadataDepth, depth)}
 	case size > MaxMetadataBytes:
-		return nil, fmt.Sprintf("must be at most %d bytes when compacted, got %d", MaxMetadataBytes, size)
+		return nil, problem{ReasonTooLarge, fmt.Sprintf("must be at most %d bytes when compacted, got %d", MaxMetadataBytes, size)}
 	}
-	return appendCompactJSON(make([]byte, 0, size), v), ""
+	return appendCompactJSON(make([]byte, 0, size), v), problem{}
 }
 
-func decodeTime(v []byte) (time.Time, string) {
+func decodeTime(v []byte) (time.Time, problem) {
 	if v[0] != '"' {
-		return time.Time{}, "must be an RFC 3339 time string, got " + jsonKind(v)
+		return time.Time{}, problem{ReasonInvalidValue, "must be an RFC 3339 time string, got " + jsonKind(v)}
 	}
 	s := jsonUnquote(v)
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, "must be an RFC 3339 time such as 2025-01-15T10:35:00Z, got " + strconv.Quote(text.ClipBytes(s, 64))
+		return time.Time{}, problem{ReasonInvalidValue, "must be an RFC 3339 time such as 2025-01-15T10:35:00Z, got " + strconv.Quote(text.ClipBytes(s, 64))}
 	}
 	t = t.UTC()
 	if y := t.Year(); y < 0 || y > 9999 {
-		return time.Time{}, "must be between the years 0000 and 9999 in UTC, got " + strconv.Quote(text.ClipBytes(s, 64))
+		return time.Time{}, problem{ReasonInvalidValue, "must be between the years 0000 and 9999 in UTC, got " + strconv.Quote(text.ClipBytes(s, 64))}
 	}
-	return t, ""
+	return t, problem{}
 }
 
 // eventPath names where in the input an event is: the input itself, or one
@@ -475,12 +476,18 @@ type fieldErrors struct {
 	dropped int
 }
 
-func (l *fieldErrors) add(field, message string) {
+func (l *fieldErrors) add(field, code, message string) {
 	if len(l.errs) >= maxReportedErrors {
 		l.dropped++
 		return
 	}
-	l.errs = append(l.errs, FieldError{Field: field, Message: message})
+	l.errs = append(l.errs, FieldError{Field: field, Code: code, Message: message})
+}
+
+// problem is what is wrong with one field's value: its reason code and
+// message; the zero problem is none.
+type problem struct {
+	code, message string
 }
 
 func (l *fieldErrors) err() error {
@@ -489,7 +496,7 @@ func (l *fieldErrors) err() error {
 	}
 	errs := l.errs
 	if l.dropped > 0 {
-		errs = append(errs, FieldError{Message: fmt.Sprintf("and %d more problems", l.dropped)})
+		errs = append(errs, FieldError{Code: ReasonOther, Message: fmt.Sprintf("and %d more problems", l.dropped)})
 	}
 	return &DecodeError{Errors: errs}
 }
@@ -506,11 +513,11 @@ func parseJSONValue(data []byte, errs *fieldErrors) ([]byte, bool) {
 	}
 	var syntax *json.SyntaxError
 	if err := json.Unmarshal(data, new(json.RawMessage)); errors.As(err, &syntax) {
-		errs.add("", fmt.Sprintf("invalid JSON at byte offset %d: %s", syntax.Offset, syntax.Error()))
+		errs.add("", ReasonInvalidJSON, fmt.Sprintf("invalid JSON at byte offset %d: %s", syntax.Offset, syntax.Error()))
 	} else if err != nil {
-		errs.add("", "invalid JSON: "+err.Error())
+		errs.add("", ReasonInvalidJSON, "invalid JSON: "+err.Error())
 	} else {
-		errs.add("", "invalid JSON")
+		errs.add("", ReasonInvalidJSON, "invalid JSON")
 	}
 	return nil, false
 }

@@ -1,4 +1,4 @@
-package stream
+package event
 
 import (
 	"bytes"
@@ -311,14 +311,14 @@ func TestDecodeEventReportsEveryProblem(t *testing.T) {
 	in := `{"id":"","lead_id":7,"event_type":"page view","score":1.5,"metadata":[],"created_at":"now","extra":true,"extra":false,"id":"x"}`
 	_, err := DecodeEvent([]byte(in), testNow)
 	want := []FieldError{
-		{"id", "must not be empty"},
-		{"lead_id", "must be a string, got number"},
-		{"event_type", `must match ^[A-Za-z0-9][A-Za-z0-9_.:/-]*$, found ' ' at byte 4`},
-		{"score", "must be an integer, got 1.5"},
-		{"metadata", "must be a JSON object, got array"},
-		{"created_at", `must be an RFC 3339 time such as 2025-01-15T10:35:00Z, got "now"`},
-		{"extra", "unknown field"},
-		{"id", "duplicate field"},
+		{"id", ReasonInvalidValue, "must not be empty"},
+		{"lead_id", ReasonInvalidValue, "must be a string, got number"},
+		{"event_type", ReasonInvalidValue, `must match ^[A-Za-z0-9][A-Za-z0-9_.:/-]*$, found ' ' at byte 4`},
+		{"score", ReasonInvalidValue, "must be an integer, got 1.5"},
+		{"metadata", ReasonInvalidValue, "must be a JSON object, got array"},
+		{"created_at", ReasonInvalidValue, `must be an RFC 3339 time such as 2025-01-15T10:35:00Z, got "now"`},
+		{"extra", ReasonUnknownField, "unknown field"},
+		{"id", ReasonDuplicateField, "duplicate field"},
 	}
 	got := problemsOf(t, err)
 	if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -329,7 +329,7 @@ func TestDecodeEventReportsEveryProblem(t *testing.T) {
 	}
 
 	_, err = DecodeEvent([]byte(`{}`), testNow)
-	want = []FieldError{{"id", "required"}, {"lead_id", "required"}, {"event_type", "required"}, {"score", "required"}}
+	want = []FieldError{{"id", ReasonMissingField, "required"}, {"lead_id", ReasonMissingField, "required"}, {"event_type", ReasonMissingField, "required"}, {"score", ReasonMissingField, "required"}}
 	if got := problemsOf(t, err); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("problems of {}:\n%v\nwant\n%v", got, want)
 	}
@@ -355,7 +355,7 @@ func TestErrorStrings(t *testing.T) {
 	if got := (&FieldError{Message: "invalid JSON"}).Error(); got != "invalid JSON" {
 		t.Errorf("FieldError.Error() without field = %q", got)
 	}
-	err := &DecodeError{Errors: []FieldError{{"a", "x"}, {"events[1].b", "y"}}}
+	err := &DecodeError{Errors: []FieldError{{"a", ReasonInvalidValue, "x"}, {"events[1].b", ReasonInvalidValue, "y"}}}
 	if got := err.Error(); got != "a: x; events[1].b: y" {
 		t.Errorf("DecodeError.Error() = %q", got)
 	}
@@ -463,9 +463,9 @@ func TestDecodeBatchReportsEveryEvent(t *testing.T) {
 	in := "[" + with(`"score":1.5`) + "," + seedEvent + "," + with(`"id":""`, `"x":1`) + "]"
 	_, err := DecodeBatch([]byte(in), testNow)
 	want := []FieldError{
-		{"events[0].score", "must be an integer, got 1.5"},
-		{"events[2].id", "must not be empty"},
-		{"events[2].x", "unknown field"},
+		{"events[0].score", ReasonInvalidValue, "must be an integer, got 1.5"},
+		{"events[2].id", ReasonInvalidValue, "must not be empty"},
+		{"events[2].x", ReasonUnknownField, "unknown field"},
 	}
 	if got := problemsOf(t, err); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("problems:\n%v\nwant\n%v", got, want)
@@ -479,10 +479,10 @@ func TestDecodeBatchBoundsTheProblemsReported(t *testing.T) {
 	if len(got) != maxReportedErrors+1 {
 		t.Fatalf("%d problems listed, want %d", len(got), maxReportedErrors+1)
 	}
-	if got[0] != (FieldError{"events[0].id", "required"}) {
+	if got[0] != (FieldError{"events[0].id", ReasonMissingField, "required"}) {
 		t.Fatalf("first problem %v", got[0])
 	}
-	if last, want := got[len(got)-1], (FieldError{"", "and 3900 more problems"}); last != want {
+	if last, want := got[len(got)-1], (FieldError{"", ReasonOther, "and 3900 more problems"}); last != want {
 		t.Fatalf("last problem %v, want %v", last, want)
 	}
 }

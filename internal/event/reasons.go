@@ -1,0 +1,40 @@
+package event
+
+import "errors"
+
+// ErrNoOU is returned for a message on a subject that names no OU.
+var ErrNoOU = errors.New("the subject names no OU")
+
+// Reason codes of rejected events: a small fixed set, for metrics and the
+// Leadvibe-Reason-Code header, beside the free-form Leadvibe-Reason. The
+// decoder sets one on each FieldError where it finds the problem.
+const (
+	ReasonNoOU           = "no_ou"           // the subject names no OU
+	ReasonInvalidJSON    = "invalid_json"    // not one valid JSON value
+	ReasonNotAnObject    = "not_an_object"   // valid JSON, but not an event object
+	ReasonTooLarge       = "too_large"       // the event, an id, event_type or metadata beyond its limit
+	ReasonMissingField   = "missing_field"   // a required field is absent
+	ReasonUnknownField   = "unknown_field"   // a field the event does not have
+	ReasonDuplicateField = "duplicate_field" // a field given twice
+	ReasonInvalidValue   = "invalid_value"   // a wrong type or a value out of range
+	ReasonOther          = "other"           // anything else
+)
+
+// RejectReasons lists every reason code RejectReason returns.
+var RejectReasons = []string{
+	ReasonNoOU, ReasonInvalidJSON, ReasonNotAnObject, ReasonTooLarge, ReasonMissingField,
+	ReasonUnknownField, ReasonDuplicateField, ReasonInvalidValue, ReasonOther,
+}
+
+// RejectReason is the reason code of why an event was rejected: ErrNoOU,
+// or the code of the first problem of the *DecodeError of DecodeEvent.
+func RejectReason(err error) string {
+	if errors.Is(err, ErrNoOU) {
+		return ReasonNoOU
+	}
+	var de *DecodeError
+	if !errors.As(err, &de) || len(de.Errors) == 0 || de.Errors[0].Code == "" {
+		return ReasonOther
+	}
+	return de.Errors[0].Code
+}

@@ -65,11 +65,14 @@ type Event struct {
 // name of the field ("score", or "events[3].score" in a batch), empty for the
 // input as a whole.
 type FieldError struct {
-	Field string
+	// Field is the path of the field, such as events[3].score or, in the
+	// REST shim's answers, emails[1].
+	Field string `json:"field"`
 	// Code is the problem's reason code (RejectReasons), set where the
-	// decoder finds it.
-	Code    string
-	Message string
+	// decoder finds it; not part of an answer.
+	Code string `json:"-"`
+	// Message says what is wrong with it.
+	Message string `json:"message"`
 }
 
 // Error returns "<field>: <message>", or the message alone for the input as

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 )
 
 // Error is the one error shape of the REST shim. It is written as
@@ -30,12 +32,10 @@ type Error struct {
 }
 
 // FieldError names one invalid field of a request body.
-type FieldError struct {
-	// Field is the snake_case path of the field, such as emails[1].
-	Field string `json:"field"`
-	// Message says what is wrong with it.
-	Message string `json:"message"`
-}
+//
+// It is the event codec's FieldError: one type names a bad field from the
+// event decoder to the answer.
+type FieldError = event.FieldError
 
 func (e *Error) Error() string { return strconv.Itoa(e.Status) + " " + e.Message }
 

@@ -86,16 +86,16 @@ func TestInvalidFromKube(t *testing.T) {
 		t.Fatalf("status = %d", e.Status)
 	}
 	want := []FieldError{
-		{"score_threshold", "required"},
-		{"webhook_url", "must be an absolute http or https URL"},
-		{"emails[1]", "must be an email address such as sales@example.com"},
-		{"emails[2]", "duplicate value"},
-		{"name", "may not be more than 200 bytes"},
-		{"emails", "must have at most 50 items"},
-		{"score_threshold", "should be less than or equal to 1000000000"},
-		{"slack", "set exactly one of webhook_url and webhook_url_secret_ref"},
-		{"channel", `supported values: "webhook", "email"`},
-		{"email_subject", "invalid value"},
+		{Field: "score_threshold", Message: "required"},
+		{Field: "webhook_url", Message: "must be an absolute http or https URL"},
+		{Field: "emails[1]", Message: "must be an email address such as sales@example.com"},
+		{Field: "emails[2]", Message: "duplicate value"},
+		{Field: "name", Message: "may not be more than 200 bytes"},
+		{Field: "emails", Message: "must have at most 50 items"},
+		{Field: "score_threshold", Message: "should be less than or equal to 1000000000"},
+		{Field: "slack", Message: "set exactly one of webhook_url and webhook_url_secret_ref"},
+		{Field: "channel", Message: `supported values: "webhook", "email"`},
+		{Field: "email_subject", Message: "invalid value"},
 	}
 	if len(e.Fields) != len(want) {
 		t.Fatalf("fields = %v, want %v", e.Fields, want)
@@ -119,14 +119,14 @@ func TestInvalidFromKubeLeavesOutTheSkippedRulesNote(t *testing.T) {
 	e := fromKube(apierrors.NewInvalid(gk, "trigger-x", field.ErrorList{
 		field.TooLong(field.NewPath("spec", "emailSubject"), "", 200), note,
 	}), "ou-a", "trigger-x")
-	if want := []FieldError{{"email_subject", "may not be more than 200 bytes"}}; !slices.Equal(e.Fields, want) {
+	if want := []FieldError{{Field: "email_subject", Message: "may not be more than 200 bytes"}}; !slices.Equal(e.Fields, want) {
 		t.Errorf("fields = %v, want %v", e.Fields, want)
 	}
 	if strings.Contains(e.Message, "<nil>") || strings.Contains(e.Message, "not checked") {
 		t.Errorf("message = %q", e.Message)
 	}
 	alone := fromKube(apierrors.NewInvalid(gk, "trigger-x", field.ErrorList{field.Invalid(nil, nil, "the object is wrong")}), "ou-a", "trigger-x")
-	if want := []FieldError{{"body", "the object is wrong"}}; !slices.Equal(alone.Fields, want) {
+	if want := []FieldError{{Field: "body", Message: "the object is wrong"}}; !slices.Equal(alone.Fields, want) {
 		t.Errorf("fields = %v, want %v", alone.Fields, want)
 	}
 }

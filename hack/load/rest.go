@@ -28,6 +28,7 @@ import (
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
 	"github.com/leadvibe/milestone-triggers-operator/internal/event"
+	"github.com/leadvibe/milestone-triggers-operator/internal/kubeauth"
 	"github.com/leadvibe/milestone-triggers-operator/internal/localsystem"
 )
 
@@ -90,7 +91,7 @@ func restToken(ctx context.Context, cs kubernetes.Interface, tokenFile, rbacDir 
 		}
 		user = review.Status.User
 		subject = rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user.Username}
-		if ns, name, ok := serviceAccountOf(user.Username); ok {
+		if ns, name, ok := kubeauth.ServiceAccount(user.Username); ok {
 			subject = rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: ns}
 		}
 		id.where = "the token of " + tokenFile
@@ -186,16 +187,6 @@ func waitMayPublish(ctx context.Context, cs kubernetes.Interface, user authentic
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// serviceAccountOf splits system:serviceaccount:<namespace>:<name>.
-func serviceAccountOf(username string) (ns, name string, ok bool) {
-	rest, ok := strings.CutPrefix(username, "system:serviceaccount:")
-	if !ok {
-		return "", "", false
-	}
-	ns, name, ok = strings.Cut(rest, ":")
-	return ns, name, ok && ns != "" && name != ""
 }
 
 // restOptions say how the REST callers publish.

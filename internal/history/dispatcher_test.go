@@ -42,21 +42,7 @@ func TestHistoryShowsEveryAttempt(t *testing.T) {
 	}))
 	defer rcv.Close()
 
-	conn, err := stream.Open(ctx, stream.Config{DataDir: t.TempDir(), Sync: stream.SyncPolicy{Always: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	streams, err := conn.Ensure(ctx, stream.Layout{History: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ldg, store := ledger.New(streams), New(streams)
-	triggers := triggerset.NewMemory()
-	triggers.Upsert(triggerset.Definition{
-		Key: types.NamespacedName{Namespace: "demo", Name: "hot"}, UID: "uid-hot", DisplayName: "Hot", Threshold: 75, Active: true,
-		Destinations: triggerset.Destinations{Webhook: triggerset.NewCredential(rcv.URL + "/hook?token=s3cr3t")},
-	})
+	streams, ldg, store, triggers := openFixture(t, rcv.URL+"/hook?token=s3cr3t")
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -76,6 +62,7 @@ func TestHistoryShowsEveryAttempt(t *testing.T) {
 	}
 
 	var page Page
+	var err error
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		if page, err = store.Find(ctx, Query{OU: "demo", Trigger: "hot"}); err != nil {
@@ -124,21 +111,7 @@ func TestHistoryShowsEveryResentAttempt(t *testing.T) {
 	}))
 	defer rcv.Close()
 
-	conn, err := stream.Open(ctx, stream.Config{DataDir: t.TempDir(), Sync: stream.SyncPolicy{Always: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	streams, err := conn.Ensure(ctx, stream.Layout{History: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ldg, store := ledger.New(streams), New(streams)
-	triggers := triggerset.NewMemory()
-	triggers.Upsert(triggerset.Definition{
-		Key: types.NamespacedName{Namespace: "demo", Name: "hot"}, UID: "uid-hot", DisplayName: "Hot", Threshold: 75, Active: true,
-		Destinations: triggerset.Destinations{Webhook: triggerset.NewCredential(rcv.URL + "/hook")},
-	})
+	streams, ldg, store, triggers := openFixture(t, rcv.URL+"/hook")
 	runCtx, cancel := context.WithCancel(ctx)
 	stopped := make(chan error, 1)
 	defer func() { cancel(); <-stopped }()
@@ -159,6 +132,7 @@ func TestHistoryShowsEveryResentAttempt(t *testing.T) {
 	waitRecords := func(n int) []Record {
 		t.Helper()
 		var page Page
+		var err error
 		deadline := time.Now().Add(15 * time.Second)
 		for time.Now().Before(deadline) {
 			if page, err = store.Find(ctx, Query{OU: "demo", Trigger: "hot"}); err != nil {
@@ -208,4 +182,27 @@ func TestHistoryShowsEveryResentAttempt(t *testing.T) {
 	if n := calls.Load(); n != 3 {
 		t.Errorf("the receiver saw %d requests, want 3", n)
 	}
+}
+
+// openFixture opens a real embedded stream with fsync always, its layout,
+// ledger and history, and a trigger set holding demo/hot with a webhook to
+// url.
+func openFixture(t *testing.T, url string) (*stream.Streams, *ledger.Ledger, *Store, *triggerset.Memory) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := stream.Open(ctx, stream.Config{DataDir: t.TempDir(), Sync: stream.SyncPolicy{Always: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	streams, err := conn.Ensure(ctx, stream.Layout{History: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	triggers := triggerset.NewMemory()
+	triggers.Upsert(triggerset.Definition{
+		Key: types.NamespacedName{Namespace: "demo", Name: "hot"}, UID: "uid-hot", DisplayName: "Hot", Threshold: 75, Active: true,
+		Destinations: triggerset.Destinations{Webhook: triggerset.NewCredential(url)},
+	})
+	return streams, ledger.New(streams), New(streams), triggers
 }

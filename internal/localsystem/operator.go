@@ -18,10 +18,6 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
-// streamAdminPasswordEnv is the operator's environment variable for the
-// stream listener's admin password (see main.go).
-const streamAdminPasswordEnv = "STREAM_ADMIN_PASSWORD"
-
 // OperatorOptions say how to run the operator binary.
 type OperatorOptions struct {
 	// Binary is the operator binary (bin/manager).
@@ -161,7 +157,7 @@ func (op *Operator) start() error {
 		return err
 	}
 	cmd := exec.Command(op.opts.Binary, op.Args()...)
-	cmd.Env = append(os.Environ(), streamAdminPasswordEnv+"="+op.adminPassword)
+	cmd.Env = append(os.Environ(), stream.AdminPasswordEnv+"="+op.adminPassword)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = procAttr()
 	if err := startCmd(cmd); err != nil {

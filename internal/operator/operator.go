@@ -290,7 +290,7 @@ func openStream(ctx context.Context, o Config, channels int) (*stream.Conn, *str
 		TLSCertFile:     o.StreamTLSCertFile,
 		TLSKeyFile:      o.StreamTLSKeyFile,
 		TLSClientCAFile: o.StreamTLSClientCAFile,
-		AdminPassword:   os.Getenv(streamAdminPasswordEnv),
+		AdminPassword:   os.Getenv(stream.AdminPasswordEnv),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening the event stream: %w", err)
@@ -319,11 +319,6 @@ func openStream(ctx context.Context, o Config, channels int) (*stream.Conn, *str
 	}
 	return conn, streams, nil
 }
-
-// streamAdminPasswordEnv names the environment variable whose value, when
-// set, lets the stream listener's admin user (stream.AdminUser) in with
-// every right: for the local system's tools and tests, never for tenants.
-const streamAdminPasswordEnv = "STREAM_ADMIN_PASSWORD"
 
 // kubeAuth builds the Kubernetes checks that the REST API and the stream
 // listener share: one TokenReview authenticator (audiences, cache and

@@ -7,13 +7,13 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/kubeauth"
 )
 
 // OUHeader names the request header that selects the active Organizational
 // Unit (a namespace).
 const OUHeader = "X-LeadVibe-OU"
-
-const serviceAccountPrefix = "system:serviceaccount:"
 
 // resolveOU returns the active OU of a request: the X-LeadVibe-OU header
 // when given, otherwise the namespace of the caller's service account.
@@ -31,22 +31,8 @@ func resolveOU(h http.Header, user authenticationv1.UserInfo) (string, *Error) {
 			return ou, nil
 		}
 	}
-	if ns, ok := serviceAccountNamespace(user.Username); ok && len(validation.IsDNS1123Label(ns)) == 0 {
+	if ns, _, ok := kubeauth.ServiceAccount(user.Username); ok {
 		return ns, nil
 	}
 	return "", newError(http.StatusBadRequest, "no OU: set "+OUHeader)
-}
-
-// serviceAccountNamespace returns the namespace of a service account's user
-// name, system:serviceaccount:<namespace>:<name>.
-func serviceAccountNamespace(username string) (string, bool) {
-	rest, ok := strings.CutPrefix(username, serviceAccountPrefix)
-	if !ok {
-		return "", false
-	}
-	ns, name, ok := strings.Cut(rest, ":")
-	if !ok || ns == "" || name == "" || strings.Contains(name, ":") {
-		return "", false
-	}
-	return ns, true
 }

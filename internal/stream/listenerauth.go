@@ -23,6 +23,10 @@ const (
 	OperatorUser        = "_milestone-triggers"
 	AdminUser           = "_admin"
 	OperatorInboxPrefix = "_INBOX_OPERATOR"
+	// AdminPasswordEnv names the operator's environment variable whose
+	// value, when set, lets AdminUser in with every right: for the local
+	// system's tools and tests, never for tenants.
+	AdminPasswordEnv = "STREAM_ADMIN_PASSWORD"
 )
 
 // AuthTimeout bounds how long the server waits for a client's CONNECT to

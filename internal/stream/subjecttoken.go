@@ -66,6 +66,16 @@ func idToken(s string) string {
 // every other byte becomes "~" and two hex digits; an empty part becomes
 // "~".
 func keyTokens(key string) string {
+	if plainKey(key) {
+		// Every key the operator writes (lead states, checkpoints, firing
+		// ids): no copy on the snapshot's path.
+		return key
+	}
+	return escapeKey(key)
+}
+
+// escapeKey is keyTokens without its shortcut.
+func escapeKey(key string) string {
 	parts := strings.Split(key, ".")
 	for i, p := range parts {
 		if p == "" {
@@ -83,6 +93,24 @@ func keyTokens(key string) string {
 		parts[i] = b.String()
 	}
 	return strings.Join(parts, ".")
+}
+
+// plainKey reports whether keyTokens would leave key as it is: only the
+// characters keys keep, and no empty part.
+func plainKey(key string) bool {
+	if key == "" || key[0] == '.' || key[len(key)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case isNameByte(c), c == '_', c == '/', c == '=':
+		case c == '.' && key[i-1] != '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func plainName(s string) bool {

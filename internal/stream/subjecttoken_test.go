@@ -65,6 +65,11 @@ func FuzzSubjectTokens(f *testing.F) {
 		f.Add(seed[0], seed[1])
 	}
 	f.Fuzz(func(t *testing.T, ou, name string) {
+		for _, key := range []string{ou, name, ou + "." + name} {
+			if got := keyTokens(key); got != escapeKey(key) {
+				t.Fatalf("keyTokens(%q) = %q, but escaping gives %q: the shortcut is wrong", key, got, escapeKey(key))
+			}
+		}
 		check := func(subject string, tokens int) {
 			parts := strings.Split(subject, ".")
 			if len(parts) != tokens {

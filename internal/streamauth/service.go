@@ -193,7 +193,7 @@ func (s *Service) decide(ctx context.Context, req *jwt.AuthorizationRequestClaim
 	}
 	ous := creds.ous
 	if len(ous) == 0 {
-		ns, _, ok := serviceAccount(user.Username)
+		ns, _, ok := kubeauth.ServiceAccount(user.Username)
 		if !ok {
 			return none, nil, time.Time{}, fmt.Errorf("%q is no service account: name the OUs as the user name, with the token as the password", user.Username)
 		}

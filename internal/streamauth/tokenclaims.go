@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/kubeauth"
 )
 
 // tokenClaims are what this package reads of a Kubernetes token (a JWT)
@@ -60,7 +62,7 @@ func TokenInboxPrefix(token string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, _, ok := serviceAccount(c.Subject); !ok {
+	if _, _, ok := kubeauth.ServiceAccount(c.Subject); !ok {
 		return "", errors.New("the token's sub claim names no service account: give the inbox prefix of its user (see streamauth.InboxPrefix)")
 	}
 	return InboxPrefix(c.Subject), nil

@@ -2,8 +2,6 @@ package controllers
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,12 +15,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/envtesting"
 	"github.com/leadvibe/milestone-triggers-operator/internal/history"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
@@ -31,13 +29,13 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/webhook"
 	"github.com/leadvibe/milestone-triggers-operator/internal/pipeline"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream/streamtest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
 // The suite runs the controller in a manager against a real kube-apiserver
 // and etcd, built from source by hack/build-control-plane.sh.
 var (
-	testEnv    *envtest.Environment
 	cfg        *rest.Config
 	k8sClient  client.Client
 	triggers   *triggerset.Memory
@@ -77,30 +75,15 @@ var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	suiteCtx, cancel = context.WithCancel(context.Background())
 
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		assets = filepath.Join("..", "bin", "k8s")
-	}
-	_, err := os.Stat(filepath.Join(assets, "kube-apiserver"))
-	Expect(err).NotTo(HaveOccurred(), "no kube-apiserver in %s: run `make test`, which builds the control plane with hack/build-control-plane.sh", assets)
-
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: assets,
-	}
-	cfg, err = testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
+	cfg = envtesting.Start(GinkgoTB())
 
 	Expect(clientgoscheme.AddToScheme(testScheme)).To(Succeed())
 	Expect(triggersv1alpha1.AddToScheme(testScheme)).To(Succeed())
+	var err error
 	k8sClient, err = client.New(cfg, client.Options{Scheme: testScheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	eventStream, err = stream.Open(suiteCtx, stream.Config{DataDir: GinkgoT().TempDir(), Sync: stream.SyncPolicy{Always: true}})
-	Expect(err).NotTo(HaveOccurred())
-	eventStreams, err = eventStream.Ensure(suiteCtx, stream.Layout{})
-	Expect(err).NotTo(HaveOccurred())
+	eventStream, eventStreams = streamtest.Open(GinkgoTB())
 	ldg := ledger.New(eventStreams)
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -187,10 +170,6 @@ var _ = AfterSuite(func() {
 		stopProjector()
 	}
 	cancel()
-	if eventStream != nil {
-		eventStream.Close()
-	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
+	// The stream, then the control plane, stop after the suite, in the
+	// cleanups streamtest and envtesting registered.
 })

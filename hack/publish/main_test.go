@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream/streamtest"
 )
 
 // TestPublishBatches publishes events of standard input as atomic batches
@@ -15,14 +16,7 @@ import (
 // duplicates and stores only the new events.
 func TestPublishBatches(t *testing.T) {
 	ctx := context.Background()
-	conn, err := stream.Open(ctx, stream.Config{DataDir: t.TempDir(), Sync: stream.SyncPolicy{Always: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.Ensure(ctx, stream.Layout{}); err != nil {
-		t.Fatal(err)
-	}
+	conn, _ := streamtest.Open(t)
 	lines := func(from, to int) string {
 		var b strings.Builder
 		for i := from; i < to; i++ {

@@ -20,6 +20,7 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/webhook"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream/streamtest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -189,16 +190,7 @@ func TestHistoryShowsEveryResentAttempt(t *testing.T) {
 // url.
 func openFixture(t *testing.T, url string) (*stream.Streams, *ledger.Ledger, *Store, *triggerset.Memory) {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := stream.Open(ctx, stream.Config{DataDir: t.TempDir(), Sync: stream.SyncPolicy{Always: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
-	streams, err := conn.Ensure(ctx, stream.Layout{History: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, streams := streamtest.Open(t, streamtest.WithLayout(stream.Layout{History: time.Hour}))
 	triggers := triggerset.NewMemory()
 	triggers.Upsert(triggerset.Definition{
 		Key: types.NamespacedName{Namespace: "demo", Name: "hot"}, UID: "uid-hot", DisplayName: "Hot", Threshold: 75, Active: true,

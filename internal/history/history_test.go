@@ -10,19 +10,12 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream/streamtest"
 )
 
 func open(t *testing.T) *Store {
 	t.Helper()
-	conn, err := stream.Open(context.Background(), stream.Config{DataDir: t.TempDir(), Sync: stream.SyncPolicy{Always: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
-	streams, err := conn.Ensure(context.Background(), stream.Layout{History: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, streams := streamtest.Open(t, streamtest.WithLayout(stream.Layout{History: time.Hour}))
 	return New(streams)
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream/streamtest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -107,8 +108,7 @@ func (r *receiver) requests() ([]string, []time.Time) {
 
 type fixture struct {
 	t        *testing.T
-	dir      string
-	conn     *stream.Conn
+	server   *streamtest.Server
 	streams  *stream.Streams
 	ledger   *ledger.Ledger
 	triggers *triggerset.Memory
@@ -118,9 +118,8 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T, hook string) *fixture {
-	f := &fixture{t: t, dir: t.TempDir(), triggers: triggerset.NewMemory()}
-	f.open()
-	t.Cleanup(func() { f.conn.Close() })
+	f := &fixture{t: t, server: streamtest.Start(t), triggers: triggerset.NewMemory()}
+	f.attach()
 	f.triggers.Upsert(triggerset.Definition{
 		Key: types.NamespacedName{Namespace: "demo", Name: "hot"}, UID: "uid-hot", DisplayName: "Hot", Threshold: 75, Active: true,
 		Destinations: triggerset.Destinations{Webhook: triggerset.NewCredential(hook)},
@@ -128,17 +127,15 @@ func newFixture(t *testing.T, hook string) *fixture {
 	return f
 }
 
-func (f *fixture) open() {
-	ctx := context.Background()
-	conn, err := stream.Open(ctx, stream.Config{DataDir: f.dir, Sync: stream.SyncPolicy{Always: true}})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	streams, err := conn.Ensure(ctx, stream.Layout{})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	f.conn, f.streams, f.ledger = conn, streams, ledger.New(streams)
+// restart stops the stream and starts another on the same data, as a
+// restart of the operator does.
+func (f *fixture) restart() {
+	f.server.Restart()
+	f.attach()
+}
+
+func (f *fixture) attach() {
+	f.streams, f.ledger = f.server.Streams, ledger.New(f.server.Streams)
 }
 
 func (f *fixture) fire(id string) ledger.Firing {
@@ -354,8 +351,7 @@ func TestStoppedMidDeliveryAndRestartedStillDelivers(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	stop() // in the middle of the first attempt
-	f.conn.Close()
-	f.open()
+	f.restart()
 	stop = f.start(2 * time.Second)
 	defer stop()
 

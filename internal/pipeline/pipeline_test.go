@@ -22,6 +22,7 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics/metricstest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream/streamtest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -31,43 +32,26 @@ const ou = "demo"
 // outlives it, so a test can stop it and start another on the same data.
 type system struct {
 	t       *testing.T
-	dataDir string
+	server  *streamtest.Server
 	conn    *stream.Conn
 	streams *stream.Streams
 	ledger  *ledger.Ledger
 }
 
 func newSystem(t *testing.T) *system {
-	s := &system{t: t, dataDir: t.TempDir()}
-	s.open()
-	t.Cleanup(s.close)
+	s := &system{t: t, server: streamtest.Start(t)}
+	s.attach()
 	return s
-}
-
-func (s *system) open() {
-	ctx := context.Background()
-	conn, err := stream.Open(ctx, stream.Config{DataDir: s.dataDir, Sync: stream.SyncPolicy{Always: true}})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	streams, err := conn.Ensure(ctx, stream.Layout{})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.conn, s.streams, s.ledger = conn, streams, ledger.New(streams)
-}
-
-func (s *system) close() {
-	if s.conn != nil {
-		s.conn.Close()
-		s.conn = nil
-	}
 }
 
 // restart stops the server and starts another on the same data directory.
 func (s *system) restart() {
-	s.close()
-	s.open()
+	s.server.Restart()
+	s.attach()
+}
+
+func (s *system) attach() {
+	s.conn, s.streams, s.ledger = s.server.Conn, s.server.Streams, ledger.New(s.server.Streams)
 }
 
 func (s *system) publish(events ...event.Event) {

@@ -11,7 +11,11 @@ import (
 	"unicode/utf8"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 )
+
+// maxFieldErrors bounds the field errors of one response.
+const maxFieldErrors = 20
 
 // decodeMode says which request a trigger body belongs to.
 type decodeMode int
@@ -95,7 +99,7 @@ func decodeTriggerTree(tree any, mode decodeMode) (*triggerDoc, error) {
 		case "teams":
 			s.Teams = d.chat(k, v)
 		default:
-			d.fail(joinPath("", k), "unknown field")
+			d.fail(event.MemberPath("", k), "unknown field")
 		}
 	}
 	if !hasName && obj["name"] == nil {
@@ -271,7 +275,7 @@ func (d *fieldDecoder) secretRef(path string, v any) *triggersv1alpha1.SecretKey
 	ref := &triggersv1alpha1.SecretKeyRef{}
 	var hasName, hasKey bool
 	for _, k := range sortedKeys(obj) {
-		p := joinPath(path, k)
+		p := event.MemberPath(path, k)
 		switch k {
 		case "name":
 			ref.Name, hasName = d.str(p, obj[k])
@@ -282,10 +286,10 @@ func (d *fieldDecoder) secretRef(path string, v any) *triggersv1alpha1.SecretKey
 		}
 	}
 	if !hasName && obj["name"] == nil {
-		d.fail(path+".name", "required")
+		d.fail(event.MemberPath(path, "name"), "required")
 	}
 	if !hasKey && obj["key"] == nil {
-		d.fail(path+".key", "required")
+		d.fail(event.MemberPath(path, "key"), "required")
 	}
 	return ref
 }
@@ -297,7 +301,7 @@ func (d *fieldDecoder) chat(path string, v any) *triggersv1alpha1.ChatDestinatio
 	}
 	dest := &triggersv1alpha1.ChatDestination{}
 	for _, k := range sortedKeys(obj) {
-		p := joinPath(path, k)
+		p := event.MemberPath(path, k)
 		switch k {
 		case "webhook_url":
 			dest.WebhookURL = d.url(p, obj[k])
@@ -321,10 +325,11 @@ func (d *fieldDecoder) emails(path string, v any) []triggersv1alpha1.EmailAddres
 	}
 	var out []triggersv1alpha1.EmailAddress
 	for i, e := range arr {
-		s, ok := d.str(fmt.Sprintf("%s[%d]", path, i), e)
+		p := event.ElementPath(path, i)
+		s, ok := d.str(p, e)
 		if !ok {
 			if e == nil {
-				d.fail(fmt.Sprintf("%s[%d]", path, i), "must be a string")
+				d.fail(p, "must be a string")
 			}
 			continue
 		}

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/text"
 )
 
 const seedBody = `{
@@ -138,10 +139,10 @@ func TestDecodeTriggerErrors(t *testing.T) {
 		{name: "array body", body: `[{"name":"n"}]`, status: 400, inMessage: "must be a JSON object"},
 		{name: "null body", body: `null`, status: 400, inMessage: "must be a JSON object"},
 		{name: "empty body", body: ``, status: 400, inMessage: "empty"},
-		{name: "truncated", body: `{"name":"n"`, status: 400, inMessage: "not valid JSON"},
-		{name: "trailing data", body: `{"name":"n","score_threshold":1} {}`, status: 400, inMessage: "unexpected data"},
-		{name: "syntax error", body: `{"name":"n",}`, status: 400, inMessage: "not valid JSON"},
-		{name: "too deep", body: strings.Repeat("[", 40) + strings.Repeat("]", 40), status: 400, inMessage: "nests deeper"},
+		{name: "truncated", body: `{"name":"n"`, status: 400, inMessage: "invalid request body: invalid JSON at byte offset 11: unexpected end of JSON input"},
+		{name: "trailing data", body: `{"name":"n","score_threshold":1} {}`, status: 400, inMessage: "invalid JSON at byte offset 34: invalid character '{' after top-level value"},
+		{name: "syntax error", body: `{"name":"n",}`, status: 400, inMessage: "invalid JSON at byte offset 13: invalid character '}'"},
+		{name: "too deep", body: strings.Repeat("[", 40) + strings.Repeat("]", 40), status: 400, inMessage: "invalid request body: nests deeper than 32 levels"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := decodeTrigger([]byte(tc.body), tc.mode)
@@ -175,7 +176,7 @@ func TestDecodeTriggerBoundsFieldErrors(t *testing.T) {
 		t.Fatalf("error = %v, want %d field errors", err, maxFieldErrors)
 	}
 	for _, f := range e.Fields {
-		if len(f.Field) > maxFieldNameBytes+len("...") {
+		if len(f.Field) > 64+len(text.Ellipsis) {
 			t.Errorf("field name of %d bytes repeated", len(f.Field))
 		}
 	}

@@ -16,12 +16,12 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/envtesting"
 	"github.com/leadvibe/milestone-triggers-operator/internal/history"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
@@ -30,6 +30,7 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/resolve"
 	"github.com/leadvibe/milestone-triggers-operator/internal/simulate"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream/streamtest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
@@ -47,7 +48,6 @@ var (
 	// dispatchTriggers holds the definitions it delivers them for.
 	firingLedger     *ledger.Ledger
 	dispatchTriggers = triggerset.NewMemory()
-	testEnv          *envtest.Environment
 	cfg              *rest.Config
 	k8sClient        client.Client
 	clientset        kubernetes.Interface
@@ -78,29 +78,16 @@ var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	suiteCtx, cancel = context.WithCancel(context.Background())
 
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		assets = filepath.Join("..", "..", "bin", "k8s")
-	}
-	_, err := os.Stat(filepath.Join(assets, "kube-apiserver"))
-	Expect(err).NotTo(HaveOccurred(), "no kube-apiserver in %s: run `make test`, which builds the control plane with hack/build-control-plane.sh", assets)
-
 	tokenFile := filepath.Join(GinkgoT().TempDir(), "tokens.csv")
 	tokens := aliceToken + "," + aliceName + ",alice-uid,\"" + aliceGroup + "\"\n" +
 		bobToken + "," + bobName + ",bob-uid,\"" + bobGroup + "\"\n"
 	Expect(os.WriteFile(tokenFile, []byte(tokens), 0o600)).To(Succeed())
 
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: assets,
-	}
-	testEnv.ControlPlane.GetAPIServer().Configure().Append("token-auth-file", tokenFile)
-	cfg, err = testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
+	cfg = envtesting.Start(GinkgoTB(), envtesting.WithAPIServerFlag("token-auth-file", tokenFile))
 
 	Expect(clientgoscheme.AddToScheme(testScheme)).To(Succeed())
 	Expect(triggersv1alpha1.AddToScheme(testScheme)).To(Succeed())
+	var err error
 	k8sClient, err = client.New(cfg, client.Options{Scheme: testScheme})
 	Expect(err).NotTo(HaveOccurred())
 	clientset, err = kubernetes.NewForConfig(cfg)
@@ -113,10 +100,8 @@ var _ = BeforeSuite(func() {
 		HealthProbeBindAddress: "0",
 	})
 	Expect(err).NotTo(HaveOccurred())
-	eventStream, err = stream.Open(suiteCtx, stream.Config{DataDir: GinkgoT().TempDir(), Sync: stream.SyncPolicy{Always: true}})
-	Expect(err).NotTo(HaveOccurred())
-	streams, err := eventStream.Ensure(suiteCtx, stream.Layout{History: time.Hour})
-	Expect(err).NotTo(HaveOccurred())
+	var streams *stream.Streams
+	eventStream, streams = streamtest.Open(GinkgoTB(), streamtest.WithLayout(stream.Layout{History: time.Hour}))
 	historyStore, firingLedger = history.New(streams), ledger.New(streams)
 	notifiers := []notify.Notifier{webhook.New(safehttp.NewClient(safehttp.Policy{}, 5*time.Second))}
 
@@ -160,9 +145,6 @@ var _ = BeforeSuite(func() {
 })
 
 var _ = AfterSuite(func() {
-	if eventStream != nil {
-		defer eventStream.Close()
-	}
 	if apiServer != nil {
 		apiServer.Close()
 	}
@@ -172,7 +154,6 @@ var _ = AfterSuite(func() {
 	if managerRan != nil {
 		Eventually(managerRan).Should(Receive(BeNil()), "the manager, and the REST server in it, did not stop cleanly")
 	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
+	// The stream, then the control plane, stop after the suite, in the
+	// cleanups streamtest and envtesting registered.
 })

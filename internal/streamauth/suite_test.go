@@ -2,8 +2,6 @@ package streamauth
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,14 +11,15 @@ import (
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/envtesting"
 	"github.com/leadvibe/milestone-triggers-operator/internal/kubeauth"
 	"github.com/leadvibe/milestone-triggers-operator/internal/kubeauth/kubeauthtest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ratelimit"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream/streamtest"
 )
 
 // The suite runs the callout service against a real kube-apiserver and
@@ -30,7 +29,6 @@ import (
 // TCP from loopback addresses of their own (127.0.0.0/8), so that the
 // failed-authentication limiter counts each test apart.
 var (
-	testEnv    *envtest.Environment
 	k8sClient  client.Client
 	clientset  kubernetes.Interface
 	operator   *stream.Conn
@@ -63,35 +61,21 @@ var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	suiteCtx, cancel = context.WithCancel(context.Background())
 
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		assets = filepath.Join("..", "..", "bin", "k8s")
-	}
-	_, err := os.Stat(filepath.Join(assets, "kube-apiserver"))
-	Expect(err).NotTo(HaveOccurred(), "no kube-apiserver in %s: run `make test`, which builds the control plane with hack/build-control-plane.sh", assets)
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: assets,
-	}
-	cfg, err := testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
+	cfg := envtesting.Start(GinkgoTB())
 	scheme := runtime.NewScheme()
 	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
+	var err error
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 	clientset, err = kubernetes.NewForConfig(cfg)
 	Expect(err).NotTo(HaveOccurred())
 	createPublisherRole()
 
-	operator, err = stream.Open(suiteCtx, stream.Config{
-		DataDir: GinkgoT().TempDir(),
-		Sync:    stream.SyncPolicy{Interval: time.Minute},
-		Listen:  "127.0.0.1:0",
-	})
-	Expect(err).NotTo(HaveOccurred())
-	_, err = operator.Ensure(suiteCtx, stream.Layout{History: time.Hour})
-	Expect(err).NotTo(HaveOccurred())
+	operator, _ = streamtest.Open(GinkgoTB(), streamtest.WithLayout(stream.Layout{History: time.Hour}),
+		streamtest.WithConfig(func(c *stream.Config) {
+			c.Sync = stream.SyncPolicy{Interval: time.Minute}
+			c.Listen = "127.0.0.1:0"
+		}))
 	Expect(operator.CalloutIssuer()).NotTo(BeNil())
 
 	tokenReviews.Next = clientset.AuthenticationV1()
@@ -128,10 +112,6 @@ var _ = AfterSuite(func() {
 	if serviceRan != nil {
 		Eventually(serviceRan).Should(Receive(BeNil()), "the callout service did not stop cleanly")
 	}
-	if operator != nil {
-		operator.Close()
-	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
+	// The stream, then the control plane, stop after the suite, in the
+	// cleanups streamtest and envtesting registered.
 })

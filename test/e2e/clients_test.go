@@ -46,6 +46,42 @@ func mustKubectl(stdin string, args ...string) string {
 	return out
 }
 
+// kubectlTable runs kubectl with args and returns the table it prints: a
+// row by line, each cell by column header.
+func kubectlTable(args ...string) []map[string]string {
+	GinkgoHelper()
+	out := mustKubectl("", args...)
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	Expect(lines).NotTo(BeEmpty())
+	header := lines[0]
+	// A column starts at the start of the line and after two spaces.
+	var starts []int
+	for i := range header {
+		if header[i] != ' ' && (i == 0 || i >= 2 && header[i-1] == ' ' && header[i-2] == ' ') {
+			starts = append(starts, i)
+		}
+	}
+	cell := func(line string, c int) string {
+		if starts[c] >= len(line) {
+			return ""
+		}
+		end := len(line)
+		if c+1 < len(starts) && starts[c+1] < end {
+			end = starts[c+1]
+		}
+		return strings.TrimSpace(line[starts[c]:end])
+	}
+	rows := make([]map[string]string, 0, len(lines)-1)
+	for _, line := range lines[1:] {
+		row := map[string]string{}
+		for c := range starts {
+			row[cell(header, c)] = cell(line, c)
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
 // testOU is an Organizational Unit (a namespace) of one spec, with a
 // service account that edits its triggers and publishes its events, and
 // the Secret holding the suite's webhook signing secret.
@@ -246,7 +282,9 @@ type trigger struct {
 	// Inactive sets active: false.
 	Inactive bool
 	// Webhook posts to the receiver, signed with the suite's secret.
-	Webhook      bool
+	Webhook bool
+	// WebhookURL, when set, is where Webhook posts instead of the receiver.
+	WebhookURL   string
 	Emails       []string
 	EmailSubject string
 }
@@ -263,7 +301,11 @@ func (t trigger) manifest(ou string) string {
 		fmt.Fprintf(&b, "  eventType: %s\n", t.EventType)
 	}
 	if t.Webhook {
-		fmt.Fprintf(&b, "  webhookURL: %s\n  webhookSigningSecretRef:\n    name: %s\n    key: signing-secret\n", receiver.URL(ou), signingSecretName)
+		url := t.WebhookURL
+		if url == "" {
+			url = receiver.URL(ou)
+		}
+		fmt.Fprintf(&b, "  webhookURL: %s\n  webhookSigningSecretRef:\n    name: %s\n    key: signing-secret\n", url, signingSecretName)
 	}
 	if len(t.Emails) > 0 {
 		b.WriteString("  emails:\n")

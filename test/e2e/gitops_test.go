@@ -125,33 +125,8 @@ var _ = Describe("Triggers kept in Git and applied with kubectl", Ordered, func(
 // trigger name, each cell by column header.
 func getTriggers(ou string) map[string]map[string]string {
 	GinkgoHelper()
-	out := mustKubectl("", "get", "mt", "-n", ou)
-	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	Expect(lines).NotTo(BeEmpty())
-	header := lines[0]
-	// A column starts at the start of the line and after two spaces.
-	var starts []int
-	for i := range header {
-		if header[i] != ' ' && (i == 0 || i >= 2 && header[i-1] == ' ' && header[i-2] == ' ') {
-			starts = append(starts, i)
-		}
-	}
-	cell := func(line string, c int) string {
-		if starts[c] >= len(line) {
-			return ""
-		}
-		end := len(line)
-		if c+1 < len(starts) && starts[c+1] < end {
-			end = starts[c+1]
-		}
-		return strings.TrimSpace(line[starts[c]:end])
-	}
 	rows := map[string]map[string]string{}
-	for _, line := range lines[1:] {
-		row := map[string]string{}
-		for c := range starts {
-			row[cell(header, c)] = cell(line, c)
-		}
+	for _, row := range kubectlTable("get", "mt", "-n", ou) {
 		rows[row["NAME"]] = row
 	}
 	return rows

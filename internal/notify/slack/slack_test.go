@@ -12,43 +12,16 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/leadvibe/milestone-triggers-operator/internal/event"
-	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/notifytest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp/safehttptest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
-func firing() ledger.Firing {
-	return ledger.Firing{
-		ID:          "mtf_0123456789abcdef0123456789abcdef",
-		OU:          "acme",
-		Trigger:     "trigger-456",
-		TriggerName: "Hot Lead Alert",
-		Threshold:   75,
-		Event: event.Event{
-			ID:        "evt-789",
-			LeadID:    "ld_123",
-			EventType: "demo_request",
-			Score:     82,
-			Metadata:  json.RawMessage(`{"source":"website","page":"/pricing"}`),
-			CreatedAt: time.Date(2025, 1, 15, 10, 35, 0, 0, time.UTC),
-		},
-		Score: 82,
-	}
-}
-
+// definition is the example firing's trigger, posting to url.
 func definition(url string) triggerset.Definition {
-	return triggerset.Definition{
-		Key:          types.NamespacedName{Namespace: "acme", Name: "trigger-456"},
-		DisplayName:  "Hot Lead Alert",
-		Threshold:    75,
-		Active:       true,
-		Destinations: triggerset.Destinations{Slack: triggerset.NewCredential(url)},
-	}
+	return notifytest.Trigger(triggerset.Destinations{Slack: triggerset.NewCredential(url)})
 }
 
 // parsed is the part of a Slack message the tests read.
@@ -82,7 +55,7 @@ func parse(t *testing.T, b []byte) parsed {
 }
 
 func TestMessageStructure(t *testing.T) {
-	b, err := Message(firing(), definition("https://hooks.slack.com/services/T/B/X"), false)
+	b, err := Message(notifytest.Firing(), definition("https://hooks.slack.com/services/T/B/X"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,13 +88,13 @@ func TestMessageStructure(t *testing.T) {
 		t.Errorf("metadata section = %+v", meta)
 	}
 	ctx := m.Blocks[3].Elements
-	if len(ctx) != 1 || !strings.Contains(ctx[0].Text, "evt-789") || !strings.Contains(ctx[0].Text, "mtf_0123456789abcdef0123456789abcdef") {
+	if len(ctx) != 1 || !strings.Contains(ctx[0].Text, "evt-789") || !strings.Contains(ctx[0].Text, notifytest.Firing().ID) {
 		t.Errorf("context = %+v", ctx)
 	}
 }
 
 func TestMessageEscapesAndBounds(t *testing.T) {
-	f := firing()
+	f := notifytest.Firing()
 	f.Event.LeadID = "<!channel> & <https://evil.example|click>"
 	var meta strings.Builder
 	meta.WriteString(`{"long":"` + strings.Repeat("é", 5000) + `","nested":{"a":"<b>"}`)
@@ -173,7 +146,7 @@ func TestMessageEscapesAndBounds(t *testing.T) {
 }
 
 func TestMessageWithoutMetadata(t *testing.T) {
-	f := firing()
+	f := notifytest.Firing()
 	f.Event.Metadata = nil
 	b, err := Message(f, definition("https://hooks.slack.com/x"), false)
 	if err != nil {
@@ -210,10 +183,10 @@ func TestSend(t *testing.T) {
 		}))
 		n := New(safehttp.NewClient(safehttptest.Policy(), 5*time.Second))
 		def := definition(srv.URL + "/services/T000/B000/s3cr3t")
-		_, err := n.Send(context.Background(), notify.Delivery{Firing: firing(), Trigger: def, Attempt: 1, Now: time.Now()})
+		_, err := n.Send(context.Background(), notify.Delivery{Firing: notifytest.Firing(), Trigger: def, Attempt: 1, Now: time.Now()})
 		srv.Close()
 
-		want, _ := Message(firing(), def, false)
+		want, _ := Message(notifytest.Firing(), def, false)
 		if b := <-got; string(b) != string(want) {
 			t.Errorf("status %d: body = %s, want %s", tt.status, b, want)
 		}

@@ -11,43 +11,16 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/leadvibe/milestone-triggers-operator/internal/event"
-	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/notifytest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp/safehttptest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
-func firing() ledger.Firing {
-	return ledger.Firing{
-		ID:          "mtf_0123456789abcdef0123456789abcdef",
-		OU:          "acme",
-		Trigger:     "trigger-456",
-		TriggerName: "Hot Lead Alert",
-		Threshold:   75,
-		Event: event.Event{
-			ID:        "evt-789",
-			LeadID:    "ld_123",
-			EventType: "demo_request",
-			Score:     82,
-			Metadata:  json.RawMessage(`{"source":"website","page":"/pricing"}`),
-			CreatedAt: time.Date(2025, 1, 15, 10, 35, 0, 0, time.UTC),
-		},
-		Score: 82,
-	}
-}
-
+// definition is the example firing's trigger, posting to url.
 func definition(url string) triggerset.Definition {
-	return triggerset.Definition{
-		Key:          types.NamespacedName{Namespace: "acme", Name: "trigger-456"},
-		DisplayName:  "Hot Lead Alert",
-		Threshold:    75,
-		Active:       true,
-		Destinations: triggerset.Destinations{Teams: triggerset.NewCredential(url)},
-	}
+	return notifytest.Trigger(triggerset.Destinations{Teams: triggerset.NewCredential(url)})
 }
 
 type factJSON struct {
@@ -83,7 +56,7 @@ func decode(t *testing.T, b []byte) (map[string]any, []elementJSON) {
 }
 
 func TestMessageStructure(t *testing.T) {
-	b, err := Message(firing(), definition("https://example.webhook.office.com/x"), false)
+	b, err := Message(notifytest.Firing(), definition("https://example.webhook.office.com/x"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +96,7 @@ func TestMessageStructure(t *testing.T) {
 }
 
 func TestMessageTestMarkerAndBounds(t *testing.T) {
-	f := firing()
+	f := notifytest.Firing()
 	var meta strings.Builder
 	meta.WriteString(`{"html":"<script>&</script>"`)
 	for i := range 15 {
@@ -176,10 +149,10 @@ func TestSend(t *testing.T) {
 		}))
 		n := New(safehttp.NewClient(safehttptest.Policy(), 5*time.Second))
 		def := definition(srv.URL + "/workflows/abc/triggers/manual/paths/invoke?sig=s3cr3t")
-		_, err := n.Send(context.Background(), notify.Delivery{Firing: firing(), Trigger: def, Attempt: 1, Now: time.Now()})
+		_, err := n.Send(context.Background(), notify.Delivery{Firing: notifytest.Firing(), Trigger: def, Attempt: 1, Now: time.Now()})
 		srv.Close()
 
-		want, _ := Message(firing(), def, false)
+		want, _ := Message(notifytest.Firing(), def, false)
 		if b := <-got; string(b) != string(want) {
 			t.Errorf("status %d: body = %s, want %s", tt.status, b, want)
 		}

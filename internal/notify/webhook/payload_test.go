@@ -7,8 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leadvibe/milestone-triggers-operator/internal/event"
-	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/notifytest"
 )
 
 // seedPayload is the example payload of the API documentation, verbatim.
@@ -31,29 +30,8 @@ const seedPayload = `{
 "score": 82
 }`
 
-// seedFiring is the firing the documentation's example describes.
-func seedFiring() ledger.Firing {
-	return ledger.Firing{
-		ID:          ledger.FiringID("acme", "uid-456", "ld_123", "evt-789"),
-		OU:          "acme",
-		Trigger:     "trigger-456",
-		TriggerUID:  "uid-456",
-		TriggerName: "Hot Lead Alert",
-		Threshold:   75,
-		Event: event.Event{
-			ID:        "evt-789",
-			LeadID:    "ld_123",
-			EventType: "demo_request",
-			Score:     82,
-			Metadata:  json.RawMessage(`{"source":"website","page":"/pricing"}`),
-			CreatedAt: time.Date(2025, 1, 15, 10, 35, 0, 0, time.UTC),
-		},
-		Score: 82,
-	}
-}
-
 func TestPayloadMatchesSeed(t *testing.T) {
-	got, err := Payload(seedFiring())
+	got, err := Payload(notifytest.Firing())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +99,7 @@ func keyOrder(t *testing.T, doc []byte) []string {
 }
 
 func TestPayloadEdges(t *testing.T) {
-	f := seedFiring()
+	f := notifytest.Firing()
 	f.Event.Metadata = nil
 	f.Event.CreatedAt = time.Date(2025, 1, 15, 11, 35, 0, 123_000_000, time.FixedZone("CET", 3600))
 	f.TriggerName = `Leads <"VIP"> & friends`

@@ -13,9 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
-
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify"
+	"github.com/leadvibe/milestone-triggers-operator/internal/notify/notifytest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp/safehttptest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
@@ -50,17 +49,11 @@ func delivery(url string, secrets ...string) notify.Delivery {
 		creds[i] = triggerset.NewCredential(s)
 	}
 	return notify.Delivery{
-		Firing: seedFiring(),
-		Trigger: triggerset.Definition{
-			Key:         types.NamespacedName{Namespace: "acme", Name: "trigger-456"},
-			DisplayName: "Hot Lead Alert",
-			Threshold:   75,
-			Active:      true,
-			Destinations: triggerset.Destinations{
-				Webhook:               triggerset.NewCredential(url),
-				WebhookSigningSecrets: creds,
-			},
-		},
+		Firing: notifytest.Firing(),
+		Trigger: notifytest.Trigger(triggerset.Destinations{
+			Webhook:               triggerset.NewCredential(url),
+			WebhookSigningSecrets: creds,
+		}),
 		Attempt: 1,
 		Now:     time.Now().Truncate(time.Second),
 	}

@@ -35,9 +35,9 @@ func parseFlags() (operator.Config, zap.Options) {
 	flag.StringVar(&o.PprofAddr, "pprof-bind-address", "0",
 		"The address Go's pprof endpoints (/debug/pprof/) bind to, for profiling, for example 127.0.0.1:6060. \"0\" disables them (the default); never expose them beyond the pod.")
 	flag.BoolVar(&o.EnableLeaderElection, "leader-elect", false,
-		"Enable leader election, so that one replica at a time reconciles and evaluates.")
+		"Enable leader election, so that one replica at a time writes trigger status, routes events published without their lead and runs the status projector; every replica reconciles, evaluates its share of the partitions and delivers. Required with more than one replica.")
 	flag.StringVar(&o.LeaderElectionNS, "leader-election-namespace", "",
-		"The namespace of the leader-election Lease; defaults to the manager's own namespace in a cluster.")
+		"The namespace of the leader-election Lease and of the partition Leases; defaults to the manager's own namespace in a cluster (\"default\" outside one).")
 	flag.StringVar(&o.APIAddr, "api-bind-address", ":8080",
 		"The address the REST API (/triggers) binds to. \"0\" disables it.")
 	flag.StringVar(&o.APICertFile, "api-tls-cert-file", "",
@@ -88,6 +88,14 @@ func parseFlags() (operator.Config, zap.Options) {
 		"How many events a second each OU may publish, on average, through POST /events and the stream listener together: past it, POST /events answers 429 with Retry-After, and the listener closes the OU's connections and refuses them until the OU is back within its budget. 0: no limit.")
 	flag.IntVar(&o.OUEventsBurst, "ou-events-burst", 10000,
 		"How many events an OU may publish at once before --ou-events-per-second applies (at least 1000, a full request).")
+	flag.IntVar(&o.Partitions, "partitions", stream.DefaultPartitions,
+		"How many partitions the events stream is split into, by lead: each is evaluated in order by one replica at a time, so it bounds how many replicas share the evaluation. Set when the streams are created and recorded there; the operator refuses to start with another number (see docs/operations.md, \"Changing the number of partitions\").")
+	flag.IntVar(&o.LeadCacheSize, "lead-cache-size", 1_000_000,
+		"How many lead states this replica keeps in memory, across the partitions it evaluates (about 160 bytes each, 210 with a pending crossing: BenchmarkLeadCacheBytesPerLead); the others are read from the LEADVIBE_LEADS bucket when their lead has an event.")
+	flag.StringVar(&o.ReplicaID, "replica-id", "",
+		"This replica's name among the replicas sharing the partitions, unique to it. Empty: the host name (the pod's name).")
+	flag.DurationVar(&o.PartitionLeaseDuration, "partition-lease-duration", 15*time.Second,
+		"How long a partition's Lease holds without renewal: how long the partitions of a replica that died wait before another replica takes them over. A replica that stops cleanly hands them over at once.")
 	flag.DurationVar(&o.HistoryRetention, "history-retention", 30*24*time.Hour,
 		"How long firings and delivery attempts are kept in the history.")
 	zapOpts := zap.Options{Development: false}

@@ -44,6 +44,25 @@ type MilestoneTriggerReconciler struct {
 	// Warnings records Warning Events for triggers that are not accepted
 	// (a missing or invalid Secret) or cannot email (none when nil).
 	Warnings *Warnings
+	// Elected, when set, is closed once this replica is the leader
+	// (manager.Elected). Every replica reconciles, so that each has the
+	// whole trigger set for the partitions it evaluates and the firings
+	// it delivers; only the leader writes status.
+	Elected <-chan struct{}
+}
+
+// leading reports whether elected is closed, or nil: this replica writes
+// status and records Events.
+func leading(elected <-chan struct{}) bool {
+	if elected == nil {
+		return true
+	}
+	select {
+	case <-elected:
+		return true
+	default:
+		return false
+	}
 }
 
 // +kubebuilder:rbac:groups=triggers.leadvibe.io,resources=milestonetriggers,verbs=get;list;watch
@@ -75,7 +94,7 @@ func (r *MilestoneTriggerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 
 	base := obj.DeepCopy()
 	defer func() {
-		if equality.Semantic.DeepEqual(base.Status, obj.Status) {
+		if !leading(r.Elected) || equality.Semantic.DeepEqual(base.Status, obj.Status) {
 			return
 		}
 		if err := r.applyStatus(ctx, obj); err != nil && !apierrors.IsNotFound(err) {

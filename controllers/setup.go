@@ -4,13 +4,17 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
 )
@@ -27,11 +31,22 @@ func (r *MilestoneTriggerReconciler) SetupWithManager(ctx context.Context, mgr c
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &triggersv1alpha1.MilestoneTrigger{}, secretRefIndex, indexSecretRefs); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&triggersv1alpha1.MilestoneTrigger{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.triggersReferencing), builder.OnlyMetadata).
-		Named("milestonetrigger").
-		Complete(r)
+		Named("milestonetrigger")
+	if r.Elected != nil {
+		// Every replica reconciles into its own trigger set; the one
+		// that becomes leader reconciles every trigger once more, to
+		// write what the others did not.
+		elected := make(chan event.GenericEvent)
+		if err := mgr.Add(&electionResync{Reader: mgr.GetCache(), Events: elected}); err != nil {
+			return err
+		}
+		b = b.WithOptions(controller.Options{NeedLeaderElection: ptr.To(false)}).
+			WatchesRawSource(source.Channel(elected, &handler.EnqueueRequestForObject{}))
+	}
+	return b.Complete(r)
 }
 
 func indexSecretRefs(o client.Object) []string {

@@ -14,13 +14,14 @@ import (
 )
 
 // StartupGate opens once the reconciler has handled every trigger that
-// existed when the operator became leader: until then the trigger set is
+// existed when the replica started: until then the trigger set is
 // incomplete, and an event evaluated against it would move its lead past
 // a threshold without firing the trigger that is not in the set yet, a
-// crossing lost for good. The evaluator and the dispatcher wait for it.
+// crossing lost for good. The evaluator and the dispatcher of the replica
+// wait for it.
 type StartupGate struct {
-	// Cache lists the triggers (the manager's cache, synced before
-	// leader-election runnables start).
+	// Cache lists the triggers (the manager's cache, synced before the
+	// runnables start).
 	Cache client.Reader
 	Log   logr.Logger
 	// Poll is how often the gate checks; 50 ms when zero.
@@ -59,9 +60,9 @@ func (g *StartupGate) Done() <-chan struct{} {
 	return g.done
 }
 
-// NeedLeaderElection is true: the reconciler, the evaluator and the
-// dispatcher it holds back all run on the leader.
-func (g *StartupGate) NeedLeaderElection() bool { return true }
+// NeedLeaderElection is false: every replica reconciles into its own
+// trigger set, and evaluates and delivers once it is complete.
+func (g *StartupGate) NeedLeaderElection() bool { return false }
 
 // Start lists the triggers and opens the gate once each has been
 // reconciled or has gone. It waits as long as that takes, saying which

@@ -101,7 +101,7 @@ var _ = BeforeSuite(func() {
 		EmailEnabled: true,
 		Warnings:     warnings,
 	}).SetupWithManager(suiteCtx, mgr)).To(Succeed())
-	Expect(mgr.Add(&pipeline.Pipeline{Streams: eventStreams, Ledger: ldg, Triggers: triggers, Log: logf.Log.WithName("evaluator")})).To(Succeed())
+	Expect(mgr.Add(&pipeline.Pipeline{Streams: eventStreams, Ledger: pipeline.Real(ldg), Triggers: triggers, Log: logf.Log.WithName("evaluator")})).To(Succeed())
 	// The status projector's client counts its status applies, so a test can
 	// check that a burst of firings is coalesced.
 	direct, err := client.NewWithWatch(cfg, client.Options{Scheme: testScheme})

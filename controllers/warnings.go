@@ -28,6 +28,9 @@ type Warnings struct {
 	Window time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Elected, when set, holds Events back until it is closed: only the
+	// leader records them.
+	Elected <-chan struct{}
 
 	mu   sync.Mutex
 	last map[warningKey]time.Time
@@ -42,7 +45,7 @@ type warningKey struct {
 // failed and the note, unless one of that reason was recorded for obj
 // within the window.
 func (w *Warnings) Warn(obj client.Object, reason, action, note string) {
-	if w == nil || w.Recorder == nil || !w.allow(client.ObjectKeyFromObject(obj), reason) {
+	if w == nil || w.Recorder == nil || !leading(w.Elected) || !w.allow(client.ObjectKeyFromObject(obj), reason) {
 		return
 	}
 	w.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, action, "%s", note)

@@ -106,11 +106,11 @@ type sinkStats struct {
 	lastSent         time.Time // the last event handed to the network
 }
 
-// natsSink publishes to the OUs' subjects with JetStream async publish.
+// natsSink publishes to the leads' subjects with JetStream async publish.
 type natsSink struct {
 	p        *asyncPublisher
 	rcv      *receiver
-	subjects []string
+	ous      []string
 	bytes    int64
 	lastSent time.Time
 }
@@ -118,7 +118,7 @@ type natsSink struct {
 func newNATSSink(p *asyncPublisher, rcv *receiver, ous []ouTriggers) *natsSink {
 	s := &natsSink{p: p, rcv: rcv}
 	for _, ou := range ous {
-		s.subjects = append(s.subjects, stream.EventSubject(ou.namespace))
+		s.ous = append(s.ous, ou.namespace)
 	}
 	return s
 }
@@ -129,7 +129,7 @@ func (s *natsSink) send(ou int, ev event.Event, ids []string) error {
 	data := ev.Encode()
 	s.bytes += int64(len(data))
 	s.lastSent = ev.CreatedAt
-	return s.p.publish(s.subjects[ou], data, ev.ID)
+	return s.p.publish(stream.LeadSubject(s.ous[ou], ev.LeadID), data, ev.ID)
 }
 
 func (s *natsSink) finish() time.Time { return s.p.finish() }

@@ -158,7 +158,8 @@ func eachEvent(r io.Reader, f func(line int, ev event.Event) error) error {
 }
 
 func publish(ctx context.Context, js jetstream.JetStream, ou string, ev event.Event) error {
-	ack, err := js.Publish(ctx, stream.EventSubject(ou), ev.Encode(), jetstream.WithMsgID(ev.ID))
+	subject := stream.LeadSubject(ou, ev.LeadID)
+	ack, err := js.Publish(ctx, subject, ev.Encode(), jetstream.WithMsgID(ev.ID))
 	if err != nil {
 		return fmt.Errorf("event %s: %w", ev.ID, err)
 	}
@@ -166,7 +167,7 @@ func publish(ctx context.Context, js jetstream.JetStream, ou string, ev event.Ev
 	if ack.Duplicate {
 		dup = " (duplicate, dropped by the stream)"
 	}
-	fmt.Printf("published %s for lead %s (%s, score %d) to %s, sequence %d%s\n", ev.ID, ev.LeadID, ev.EventType, ev.Score, stream.EventSubject(ou), ack.Sequence, dup)
+	fmt.Printf("published %s for lead %s (%s, score %d) to %s, sequence %d%s\n", ev.ID, ev.LeadID, ev.EventType, ev.Score, subject, ack.Sequence, dup)
 	return nil
 }
 
@@ -177,7 +178,7 @@ func publish(ctx context.Context, js jetstream.JetStream, ou string, ev event.Ev
 // Everything before a failed batch is stored; that batch may be partly
 // stored (its events' ids make a retry safe).
 func publishBatches(js jetstream.JetStream, ou string, r io.Reader, out io.Writer, n int) error {
-	subject := stream.EventSubject(ou)
+	subject := stream.LeadSubjects(ou)
 	// One caller that waits for each batch: the writer commits each Write
 	// of up to n events as one atomic batch, however small, since that is
 	// what --batch asks for (the operator's own writers write groups under

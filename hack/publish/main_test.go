@@ -41,8 +41,8 @@ func TestPublishBatches(t *testing.T) {
 		t.Fatalf("the stream holds %d events, want 7", got)
 	}
 	for _, want := range []string{
-		"batch 1: lines 1-5, 3 events (evt-0 .. evt-2) to leadvibe.events.demo in one atomic batch",
-		"batch 3: lines 13-13, 1 event (evt-6 .. evt-6) to leadvibe.events.demo on its own",
+		"batch 1: lines 1-5, 3 events (evt-0 .. evt-2) to leadvibe.events.demo.* in one atomic batch",
+		"batch 3: lines 13-13, 1 event (evt-6 .. evt-6) to leadvibe.events.demo.* on its own",
 		"total: 3 batches, 7 events published, 0 duplicates",
 	} {
 		if !strings.Contains(out.String(), want) {

@@ -39,6 +39,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -90,6 +91,7 @@ func main() {
 	batch := flag.Int("batch", 512, "The pipeline's batch size.")
 	atomicBatch := flag.Int("atomic-batch", 500, fmt.Sprintf("Events per atomic batch of the raw atomic-batch publish and of -e2e-publisher batch (1..%d).", stream.MaxAtomicBatch))
 	e2ePub := flag.String("e2e-publisher", "async", "How the end-to-end run publishes: async, batch (atomic batches of -atomic-batch, as outside publishers should) or sync; a comma-separated list runs one end-to-end measurement each.")
+	partitionsFlag := flag.String("partitions", strconv.Itoa(stream.DefaultPartitions), "Partitions of the events stream in the end-to-end runs, all evaluated in this process; a comma-separated list runs each.")
 	cpuprofile := flag.String("cpuprofile", "", "Write a CPU profile of the end-to-end run(s) here.")
 	version.AddFlag(flag.CommandLine)
 	flag.Parse()
@@ -124,22 +126,29 @@ func main() {
 		}
 	}
 	type e2eResult struct {
-		pub     publisher
-		rate    float64
-		firings int64
+		partitions int
+		pub        publisher
+		rate       float64
+		firings    int64
 	}
 	var results []e2eResult
-	for _, p := range pubs {
-		rate, firings := endToEnd(policy, evs, *triggers, *batch, p, *atomicBatch)
-		fmt.Printf("# end to end, %s publisher: %.0f events/s, %d firings\n", p, rate, firings)
-		results = append(results, e2eResult{p, rate, firings})
+	for _, f := range strings.Split(*partitionsFlag, ",") {
+		partitions, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || partitions < 1 || partitions > stream.MaxPartitions {
+			fail(fmt.Errorf("-partitions: %q is not a number of partitions (1..%d)", f, stream.MaxPartitions))
+		}
+		for _, p := range pubs {
+			rate, firings := endToEnd(policy, evs, *triggers, *batch, p, *atomicBatch, partitions)
+			fmt.Printf("# end to end, %d partitions, %s publisher: %.0f events/s, %d firings\n", partitions, p, rate, firings)
+			results = append(results, e2eResult{partitions, p, rate, firings})
+		}
 	}
 	pprof.StopCPUProfile()
-	fmt.Printf("| sync | raw sync publish (msg/s) | raw async publish (msg/s) | raw atomic-batch publish, %d per batch (msg/s) | raw ordered consume (msg/s) | end-to-end publisher | end to end (events/s) | end to end / raw atomic batch | end to end / raw publish of its publisher | firings |\n", *atomicBatch)
-	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("| sync | raw sync publish (msg/s) | raw async publish (msg/s) | raw atomic-batch publish, %d per batch (msg/s) | raw ordered consume (msg/s) | partitions | end-to-end publisher | end to end (events/s) | end to end / raw atomic batch | end to end / raw publish of its publisher | firings |\n", *atomicBatch)
+	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
-		fmt.Printf("| %s | %.0f | %.0f | %.0f | %.0f | %s | %.0f | %.0f%% | %.0f%% | %d |\n",
-			policy, rawRate[pubSync], rawRate[pubAsync], rawRate[pubBatch], con, r.pub, r.rate,
+		fmt.Printf("| %s | %.0f | %.0f | %.0f | %.0f | %d | %s | %.0f | %.0f%% | %.0f%% | %d |\n",
+			policy, rawRate[pubSync], rawRate[pubAsync], rawRate[pubBatch], con, r.partitions, r.pub, r.rate,
 			100*r.rate/rawRate[pubBatch], 100*r.rate/rawRate[r.pub], r.firings)
 	}
 }
@@ -224,7 +233,7 @@ func publishAll(conn *stream.Conn, evs []event.Event) {
 	defer nc.Close()
 	for _, ev := range evs {
 		for {
-			_, err := js.PublishAsync(stream.EventSubject(ou), ev.Encode(), jetstream.WithMsgID(ev.ID))
+			_, err := js.PublishAsync(stream.LeadSubject(ou, ev.LeadID), ev.Encode(), jetstream.WithMsgID(ev.ID))
 			if err == nil {
 				break
 			}
@@ -249,7 +258,7 @@ func publishSync(conn *stream.Conn, evs []event.Event) {
 	defer nc.Close()
 	ctx := context.Background()
 	for _, ev := range evs {
-		if _, err := js.Publish(ctx, stream.EventSubject(ou), ev.Encode(), jetstream.WithMsgID(ev.ID)); err != nil {
+		if _, err := js.Publish(ctx, stream.LeadSubject(ou, ev.LeadID), ev.Encode(), jetstream.WithMsgID(ev.ID)); err != nil {
 			fail(fmt.Errorf("publishing %s: %w", ev.ID, err))
 		}
 	}
@@ -370,12 +379,12 @@ func raw(policy stream.SyncPolicy, evs []event.Event) (publish, consume float64)
 // endToEnd runs the pipeline while the events are published the way pub
 // says and measures from the first publish until the last event's batch
 // is committed.
-func endToEnd(policy stream.SyncPolicy, evs []event.Event, n, batch int, pub publisher, atomicBatch int) (float64, int64) {
+func endToEnd(policy stream.SyncPolicy, evs []event.Event, n, batch int, pub publisher, atomicBatch, partitions int) (float64, int64) {
 	conn, done := open(policy)
 	defer done()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	streams, err := conn.Ensure(ctx, stream.Layout{})
+	streams, err := conn.Ensure(ctx, stream.Layout{Partitions: partitions})
 	if err != nil {
 		fail(err)
 	}
@@ -395,7 +404,7 @@ func endToEnd(policy stream.SyncPolicy, evs []event.Event, n, batch int, pub pub
 	var firings atomic.Int64
 	finished := make(chan struct{})
 	total := uint64(len(evs))
-	p := &pipeline.Pipeline{Streams: streams, Ledger: ldg, Triggers: set, Log: logr.Discard(), BatchSize: batch,
+	p := &pipeline.Pipeline{Streams: streams, Ledger: pipeline.Real(ldg), Triggers: set, Log: logr.Discard(), BatchSize: batch,
 		OnCommit: func(b pipeline.Batch) {
 			firings.Add(int64(b.Firings))
 			if committed.Add(uint64(b.Events)) == total {

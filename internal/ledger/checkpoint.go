@@ -17,8 +17,9 @@ import (
 // ends, in order (a durable consumer would instead redeliver the
 // unacknowledged messages after newer ones).
 const (
-	// EvaluatorCheckpoint is the events-stream sequence the lead states
-	// are committed through.
+	// EvaluatorCheckpoint names the checkpoints of the partitions'
+	// evaluators (EvaluatorCheckpointOf): the events-stream sequence a
+	// partition's lead states are committed through.
 	EvaluatorCheckpoint = "evaluator"
 	// StatusCheckpoint is the outbox sequence trigger statuses are
 	// patched through.
@@ -27,6 +28,9 @@ const (
 	// delivery health is applied through.
 	HistoryCheckpoint = "status-history"
 )
+
+// EvaluatorCheckpointOf is the checkpoint name of partition p's evaluator.
+func EvaluatorCheckpointOf(p int) string { return EvaluatorCheckpoint + "." + strconv.Itoa(p) }
 
 // checkpointKey keeps checkpoints apart from lead keys, which start with
 // an OU name, and an OU name never starts with an underscore.
@@ -62,12 +66,14 @@ func checkpointMsg(name string, seq uint64) stream.Msg {
 }
 
 // OrderedFrom returns an ordered consumer of a stream that starts after
-// seq: the reader of a checkpoint.
-func OrderedFrom(ctx context.Context, js jetstream.JetStream, streamName string, seq uint64) (jetstream.Consumer, error) {
+// seq: the reader of a checkpoint. Filters, when given, narrow it to those
+// subjects.
+func OrderedFrom(ctx context.Context, js jetstream.JetStream, streamName string, seq uint64, filters ...string) (jetstream.Consumer, error) {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if seq > 0 {
 		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: seq + 1}
 	}
+	cfg.FilterSubjects = filters
 	c, err := js.OrderedConsumer(ctx, streamName, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("reading stream %s after %d: %w", streamName, seq, err)

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/evaluator"
 )
@@ -18,10 +19,11 @@ type LeadState struct {
 	AppliedSeq uint64 `json:"applied_seq"`
 }
 
-// LeadKey is the bucket key of a lead: the OU, then the lead id in
-// unpadded base64url, since lead ids may hold characters keys may not.
-func LeadKey(ou, leadID string) string {
-	return ou + "." + base64.RawURLEncoding.EncodeToString([]byte(leadID))
+// LeadKey is the bucket key of a lead: its partition (so that an owner
+// reads its partitions' leads alone), the OU, then the lead id in unpadded
+// base64url, since lead ids may hold characters keys may not.
+func LeadKey(partition int, ou, leadID string) string {
+	return strconv.Itoa(partition) + "." + ou + "." + base64.RawURLEncoding.EncodeToString([]byte(leadID))
 }
 
 func (s LeadState) encode() ([]byte, error) { return json.Marshal(s) }

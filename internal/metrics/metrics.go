@@ -51,11 +51,31 @@ var (
 		Name:      "events_rejected_total",
 		Help:      "Events from the stream that could not be decoded, recorded in LEADVIBE_REJECTED and skipped, by reason code.",
 	}, []string{"reason"})
-	// EvaluatorPending is how far behind the stream's head the evaluator is.
-	EvaluatorPending = prometheus.NewGauge(prometheus.GaugeOpts{
+	// EvaluatorPending is how far behind the stream's head each partition
+	// this replica owns is. A partition has a bounded number (--partitions).
+	EvaluatorPending = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: namespace,
 		Name:      "evaluator_pending_events",
-		Help:      "Events stored in the events stream after the last one the evaluator committed (its lag behind the stream head, in messages).",
+		Help:      "Events stored in a partition of the events stream after the last one its evaluator on this replica committed (its lag, in messages), by partition.",
+	}, []string{"partition"})
+	// PartitionsOwned is how many partitions this replica evaluates.
+	PartitionsOwned = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace,
+		Name:      "partitions_owned",
+		Help:      "Partitions of the events stream this replica owns and evaluates.",
+	})
+	// LeadCacheEntries is how many lead states this replica holds in
+	// memory, and LeadCacheMisses how often one had to be read from the
+	// bucket.
+	LeadCacheEntries = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace,
+		Name:      "lead_cache_entries",
+		Help:      "Lead states held in this replica's lead cache (bounded by --lead-cache-size).",
+	})
+	LeadCacheMisses = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "lead_cache_misses_total",
+		Help:      "Lead states read from the LEADVIBE_LEADS bucket because the lead cache did not hold them.",
 	})
 	// EventAge observes each evaluated event's age: how long after the
 	// stream stored it the evaluator evaluated it.
@@ -149,7 +169,7 @@ var (
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(
-		EventsConsumed, EventsRejected, EvaluatorPending, EventAge,
+		EventsConsumed, EventsRejected, EvaluatorPending, PartitionsOwned, LeadCacheEntries, LeadCacheMisses, EventAge,
 		Firings, FiringDuplicates,
 		Deliveries, DeadLetters, AttemptDuration, FiringToDelivery, DeliveriesInFlight,
 		StreamBatches, StreamBatchMessages, StreamBatchFallbacks,
@@ -180,9 +200,15 @@ func ConsumedEvents(n int) { EventsConsumed.Add(float64(n)) }
 // RejectedEvent counts one event rejected for reason, a bounded code.
 func RejectedEvent(reason string) { EventsRejected.WithLabelValues(reason).Inc() }
 
-// SetEvaluatorPending records how many events remain after the last one
-// evaluated.
-func SetEvaluatorPending(n uint64) { EvaluatorPending.Set(float64(n)) }
+// SetEvaluatorPending records how many events of a partition remain after
+// the last one evaluated.
+func SetEvaluatorPending(partition int, n uint64) {
+	EvaluatorPending.WithLabelValues(strconv.Itoa(partition)).Set(float64(n))
+}
+
+// ForgetPartition removes the series of a partition this replica no longer
+// owns.
+func ForgetPartition(partition int) { EvaluatorPending.DeleteLabelValues(strconv.Itoa(partition)) }
 
 // ObserveEventAge records the age of an event being evaluated.
 func ObserveEventAge(age time.Duration) { EventAge.Observe(max(age, 0).Seconds()) }

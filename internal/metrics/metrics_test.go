@@ -25,6 +25,9 @@ var names = []string{
 	"milestone_triggers_deliveries_in_flight",
 	"milestone_triggers_rest_requests_total",
 	"milestone_triggers_rest_request_duration_seconds",
+	"milestone_triggers_partitions_owned",
+	"milestone_triggers_lead_cache_entries",
+	"milestone_triggers_lead_cache_misses_total",
 }
 
 // Every metric is served by controller-runtime's registry (what the
@@ -37,6 +40,7 @@ func TestMetricsAreRegisteredAndLintFree(t *testing.T) {
 	ObserveFiringToDelivery("webhook", time.Second)
 	RESTRequest("GET /triggers", 200, time.Millisecond)
 	ObserveEventAge(time.Millisecond)
+	SetEvaluatorPending(0, 0)
 
 	families, err := ctrlmetrics.Registry.Gather()
 	if err != nil {

@@ -77,8 +77,10 @@ type Dispatcher struct {
 	firings *turns
 }
 
-// NeedLeaderElection implements manager.LeaderElectionRunnable.
-func (d *Dispatcher) NeedLeaderElection() bool { return true }
+// NeedLeaderElection is false: every replica delivers the firings the
+// outbox's one durable consumer hands it; a firing's delivery state is a
+// compare-and-swap, so two replicas never record one attempt twice.
+func (d *Dispatcher) NeedLeaderElection() bool { return false }
 
 func (d *Dispatcher) defaults() {
 	if d.Schedule == nil {

@@ -46,4 +46,9 @@ type Config struct {
 
 	DeliveryConcurrency    int
 	DeliveryPerDestination int
+
+	Partitions             int
+	LeadCacheSize          int
+	ReplicaID              string
+	PartitionLeaseDuration time.Duration
 }

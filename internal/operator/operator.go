@@ -32,10 +32,12 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/slack"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/teams"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/webhook"
+	"github.com/leadvibe/milestone-triggers-operator/internal/ownership"
 	"github.com/leadvibe/milestone-triggers-operator/internal/pipeline"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ratelimit"
 	"github.com/leadvibe/milestone-triggers-operator/internal/resolve"
 	"github.com/leadvibe/milestone-triggers-operator/internal/restapi"
+	"github.com/leadvibe/milestone-triggers-operator/internal/router"
 	"github.com/leadvibe/milestone-triggers-operator/internal/simulate"
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 	"github.com/leadvibe/milestone-triggers-operator/internal/streamauth"
@@ -100,7 +102,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Config) error {
 	}
 	// One rate limit for the Warning Events of the reconciler and the
 	// status projector.
-	warnings := &controllers.Warnings{Recorder: mgr.GetEventRecorder("milestone-triggers")}
+	warnings := &controllers.Warnings{Recorder: mgr.GetEventRecorder("milestone-triggers"), Elected: mgr.Elected()}
 	if err := (&controllers.MilestoneTriggerReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -110,6 +112,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Config) error {
 		AllowUnlabeledSecrets: !o.RequireReferenceableSecrets,
 		EmailEnabled:          o.SMTPAddr != "",
 		Warnings:              warnings,
+		Elected:               mgr.Elected(),
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the MilestoneTrigger controller: %w", err)
 	}
@@ -136,13 +139,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Config) error {
 	}
 	ctrlmetrics.Registry.MustRegister(stream.NewUsageCollector(conn.JS))
 	ldg := ledger.New(streams)
-	if err := mgr.Add(&pipeline.Pipeline{
-		Streams:  streams,
-		Ledger:   ldg,
-		Triggers: triggers,
-		Log:      ctrl.Log.WithName("evaluator"),
-		Ready:    gate.Done(),
-	}); err != nil {
+	if err := addEvaluation(ctx, mgr, cfg, o, streams, ldg, triggers, gate); err != nil {
 		return err
 	}
 	// The one writer of the firing summary and delivery health, from the
@@ -304,6 +301,7 @@ func openStream(ctx context.Context, o Config, channels int) (*stream.Conn, *str
 	// acknowledgement without holding a delivery slot: many more than the
 	// slots may be pending.
 	layout.DispatcherMaxAckPending = 16 * max(o.DeliveryConcurrency, 1)
+	layout.Partitions = o.Partitions
 	streams, err := conn.Ensure(ctx, layout)
 	if err != nil {
 		conn.Close()
@@ -318,6 +316,95 @@ func openStream(ctx context.Context, o Config, channels int) (*stream.Conn, *str
 		setupLog.Info("External event stream ready", "url", triggerset.RedactURL(o.NATSURL))
 	}
 	return conn, streams, nil
+}
+
+// addEvaluation adds what evaluates the events: the router of events
+// published without their lead (on the leader), and this replica's share
+// of the partitions, each held with a Lease (internal/ownership) and
+// evaluated by the pipeline. A layout from before partitions is migrated
+// first.
+func addEvaluation(ctx context.Context, mgr ctrl.Manager, cfg *rest.Config, o Config, streams *stream.Streams, ldg *ledger.Ledger,
+	triggers triggerset.Set, gate *controllers.StartupGate) error {
+	moved, err := ldg.MigrateUnpartitioned(ctx, streams.Partitions)
+	if err != nil {
+		return fmt.Errorf("moving lead states into partitions: %w", err)
+	}
+	if moved > 0 {
+		setupLog.Info("Moved lead states into their partitions", "leads", moved, "partitions", streams.Partitions)
+	}
+	if err := mgr.Add(&router.Router{Streams: streams, Log: ctrl.Log.WithName("router")}); err != nil {
+		return err
+	}
+	identity, err := replicaID(o)
+	if err != nil {
+		return err
+	}
+	namespace, err := ownershipNamespace(o)
+	if err != nil {
+		return err
+	}
+	pl := &pipeline.Pipeline{
+		Streams:   streams,
+		Ledger:    pipeline.Real(ldg),
+		Triggers:  triggers,
+		Log:       ctrl.Log.WithName("evaluator"),
+		Identity:  identity,
+		Ready:     gate.Done(),
+		CacheSize: o.LeadCacheSize,
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	owner, err := ownership.New(ownership.Config{
+		Client:        cs.CoordinationV1(),
+		Namespace:     namespace,
+		Name:          "milestone-triggers",
+		Identity:      identity,
+		Partitions:    streams.Partitions,
+		LeaseDuration: o.PartitionLeaseDuration,
+		RenewDeadline: o.PartitionLeaseDuration * 2 / 3,
+		RetryPeriod:   o.PartitionLeaseDuration / 7,
+		Run: func(ctx context.Context, p ownership.Partition) {
+			_ = pl.RunPartition(ctx, p.Index)
+		},
+		Log: ctrl.Log.WithName("ownership"),
+	})
+	if err != nil {
+		return fmt.Errorf("partition ownership: %w", err)
+	}
+	setupLog.Info("Evaluating this replica's share of the partitions", "replica", identity, "partitions", streams.Partitions, "leaseNamespace", namespace)
+	return mgr.Add(owner)
+}
+
+// replicaID names this replica among the others: --replica-id, else the
+// host name (the pod's name in a cluster).
+func replicaID(o Config) (string, error) {
+	if o.ReplicaID != "" {
+		return o.ReplicaID, nil
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("naming this replica (set --replica-id): %w", err)
+	}
+	return host, nil
+}
+
+// serviceAccountNamespace is where a pod finds its own namespace.
+const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// ownershipNamespace is where the partition Leases live: the leader
+// election's namespace, else the pod's own, else "default" (a local run).
+func ownershipNamespace(o Config) (string, error) {
+	if o.LeaderElectionNS != "" {
+		return o.LeaderElectionNS, nil
+	}
+	if b, err := os.ReadFile(serviceAccountNamespace); err == nil {
+		if ns := strings.TrimSpace(string(b)); ns != "" {
+			return ns, nil
+		}
+	}
+	return "default", nil
 }
 
 // kubeAuth builds the Kubernetes checks that the REST API and the stream

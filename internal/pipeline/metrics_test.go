@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr/testr"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
@@ -68,14 +69,18 @@ func TestPipelineMetrics(t *testing.T) {
 
 	s.publish(newEvent("e1", "ld_1", "page_view", 10))
 	for _, bad := range []string{`{"id":"bad","lead_id":"ld_1","event_type":"x","score":"high"}`, `{"id":`} {
-		if _, err := s.conn.JS.Publish(context.Background(), stream.EventSubject(ou), []byte(bad)); err != nil {
+		if _, err := s.conn.JS.Publish(context.Background(), stream.LeadSubject(ou, "ld_1"), []byte(bad)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	s.publish(newEvent("e4", "ld_1", "page_view", 80), newEvent("e5", "ld_1", "page_view", 90)) // e4 fires
 	r := s.start(triggers, s.ledger)
 	r.waitFor(t, 5)
+	pending := metricstest.Value(t, metrics.EvaluatorPending.WithLabelValues("0"))
 	r.stop(t)
+	if n := testutil.CollectAndCount(metrics.EvaluatorPending); n != 0 {
+		t.Errorf("%d pending-events series left after the partition stopped", n)
+	}
 
 	for _, c := range []struct {
 		name      string
@@ -85,7 +90,7 @@ func TestPipelineMetrics(t *testing.T) {
 		{"rejected invalid_value", metricstest.Value(t, metrics.EventsRejected.WithLabelValues(event.ReasonInvalidValue)) - invalidValue, 1},
 		{"rejected invalid_json", metricstest.Value(t, metrics.EventsRejected.WithLabelValues(event.ReasonInvalidJSON)) - invalidJSON, 1},
 		{"firings", metricstest.Value(t, metrics.Firings) - firings, 1},
-		{"pending events", metricstest.Value(t, metrics.EvaluatorPending), 0},
+		{"pending events", pending, 0},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s moved by %v, want %v", c.name, c.got, c.want)
@@ -126,7 +131,7 @@ func TestEvaluatorPendingFollowsTheBacklog(t *testing.T) {
 	p := &Pipeline{Streams: s.streams, Ledger: s.ledger, Triggers: triggers, Log: testr.New(t), BatchSize: 64,
 		OnCommit: func(b Batch) {
 			mu.Lock()
-			points = append(points, point{b.LastSeq, uint64(metricstest.Value(t, metrics.EvaluatorPending))})
+			points = append(points, point{b.LastSeq, uint64(metricstest.Value(t, metrics.EvaluatorPending.WithLabelValues("0")))})
 			mu.Unlock()
 		}}
 	go func() { done <- p.Start(ctx) }()

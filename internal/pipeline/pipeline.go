@@ -1,13 +1,15 @@
 // Package pipeline runs the evaluator on the event stream: it consumes the
-// events of every OU in order, evaluates each against its OU's triggers,
-// and commits the firings and lead states to the ledger before it
-// acknowledges the events.
+// events of each partition it owns in order, evaluates each against its
+// OU's triggers, and commits the firings, then the lead states and the
+// partition's checkpoint, to the ledger.
 package pipeline
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -21,73 +23,140 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/triggerset"
 )
 
-// Ledger is where the pipeline keeps lead states and firings;
-// *ledger.Ledger is the real one.
+// Ledger is where the pipeline keeps lead states and firings; Real makes
+// one of a *ledger.Ledger.
 type Ledger interface {
-	LoadLeads(ctx context.Context) (map[string]ledger.LeadState, error)
-	LoadCheckpoint(ctx context.Context, name string) (uint64, error)
+	// Claim makes this replica the writer of a partition, fencing out
+	// the previous one, and returns it.
+	Claim(ctx context.Context, partition int, owner string) (Partition, error)
 	// CommitFirings makes a batch's firings durable.
 	CommitFirings(ctx context.Context, firings []ledger.Firing) error
-	// Snapshot makes lead states durable, then the checkpoint.
+}
+
+// Partition is a claimed partition of the ledger; *ledger.Partition is the
+// real one.
+type Partition interface {
+	Index() int
+	Checkpoint() uint64
+	LoadLeads(ctx context.Context, limit int, add func(key string, s ledger.LeadState)) (complete bool, err error)
+	GetLead(ctx context.Context, key string) (ledger.LeadState, bool, error)
+	// Snapshot makes lead states durable, then the checkpoint; it fails
+	// with ledger.ErrFenced once another owner has claimed the partition.
 	Snapshot(ctx context.Context, states map[string]ledger.LeadState, through uint64) error
 }
 
-// Pipeline is a manager Runnable; it needs leader election, so that one
-// evaluator at a time owns the lead states.
+// Real is the Ledger of a *ledger.Ledger.
+func Real(l *ledger.Ledger) Ledger { return realLedger{l} }
+
+type realLedger struct{ *ledger.Ledger }
+
+func (r realLedger) Claim(ctx context.Context, p int, owner string) (Partition, error) {
+	return r.Ledger.Claim(ctx, p, owner)
+}
+
+// Pipeline evaluates the partitions of the events stream this replica
+// owns: RunPartition is what internal/ownership runs for each partition
+// it holds. Start evaluates every partition in this process instead, for
+// a single process (tests, tools) that owns them all.
 type Pipeline struct {
 	// Streams is the ensured JetStream layout: the events it reads, the
-	// writer of rejected events.
+	// writer of rejected events, and the number of partitions.
 	Streams  *stream.Streams
 	Ledger   Ledger
 	Triggers triggerset.Set
 	Log      logr.Logger
+	// Identity names this replica in its partition claims (default
+	// "pipeline").
+	Identity string
 	// Ready, when set, holds evaluation back until it is closed: until the
 	// trigger set is complete (see controllers.StartupGate). An event
 	// evaluated against an incomplete set would lose the crossings of the
 	// triggers missing from it.
 	Ready <-chan struct{}
 
+	// CacheSize bounds the lead states held in memory across the owned
+	// partitions (default 1,000,000); the rest are read from the bucket
+	// when their lead has an event.
+	CacheSize int
 	// BatchSize bounds the events committed together (default 512).
 	BatchSize int
 	// Linger is how long a batch waits for one more event before it is
 	// committed (default 1ms): the price of batching in latency.
 	Linger time.Duration
-	// SnapshotInterval is how often the changed lead states and the
-	// checkpoint are written (default 2s); a restart re-reads the events
-	// since the last snapshot. MaxDirty (default 50,000) changed leads also
-	// trigger a snapshot.
+	// SnapshotInterval is how often a partition's changed lead states and
+	// its checkpoint are written (default 2s); a new owner re-reads the
+	// events since the last snapshot. MaxDirty (default 50,000) changed
+	// leads also trigger a snapshot.
 	SnapshotInterval time.Duration
 	MaxDirty         int
-	// OnCommit, when set, is told about every committed batch.
+	// OnCommit, when set, is told about every committed batch, from the
+	// goroutine of its partition.
 	OnCommit func(Batch)
+
+	setup sync.Once
+	cache *leadCache
+	owned atomic.Int64
 }
 
 // Batch summarises one committed batch.
 type Batch struct {
-	Events   int // messages consumed, whatever became of them
-	Firings  int // firings written to the outbox
-	Rejected int // events that could not be decoded, recorded and skipped
-	Skipped  int // redelivered events already applied
-	LastSeq  uint64
+	Partition int
+	Events    int // messages consumed, whatever became of them
+	Firings   int // firings written to the outbox
+	Rejected  int // events that could not be decoded, recorded and skipped
+	Skipped   int // redelivered events already applied
+	LastSeq   uint64
 }
 
-// NeedLeaderElection implements manager.LeaderElectionRunnable.
+func (p *Pipeline) defaults() {
+	p.setup.Do(func() {
+		if p.BatchSize <= 0 {
+			p.BatchSize = 512
+		}
+		if p.Linger <= 0 {
+			p.Linger = time.Millisecond
+		}
+		if p.SnapshotInterval <= 0 {
+			p.SnapshotInterval = 2 * time.Second
+		}
+		if p.MaxDirty <= 0 {
+			p.MaxDirty = 50_000
+		}
+		if p.CacheSize <= 0 {
+			p.CacheSize = 1_000_000
+		}
+		if p.Identity == "" {
+			p.Identity = "pipeline"
+		}
+		p.cache = newLeadCache(p.CacheSize)
+		metrics.InitRejectReasons(event.RejectReasons...)
+	})
+}
+
+// NeedLeaderElection implements manager.LeaderElectionRunnable: a
+// process that evaluates every partition must be the only one.
 func (p *Pipeline) NeedLeaderElection() bool { return true }
 
-// Start consumes until ctx ends.
+// Start evaluates every partition until ctx ends.
 func (p *Pipeline) Start(ctx context.Context) error {
-	if p.BatchSize <= 0 {
-		p.BatchSize = 512
+	errs := make(chan error, p.Streams.Partitions)
+	for i := range p.Streams.Partitions {
+		go func() { errs <- p.RunPartition(ctx, i) }()
 	}
-	if p.Linger <= 0 {
-		p.Linger = time.Millisecond
+	var err error
+	for range p.Streams.Partitions {
+		err = errors.Join(err, <-errs)
 	}
-	if p.SnapshotInterval <= 0 {
-		p.SnapshotInterval = 2 * time.Second
-	}
-	if p.MaxDirty <= 0 {
-		p.MaxDirty = 50_000
-	}
+	return err
+}
+
+// RunPartition evaluates one partition until ctx ends: it claims it,
+// loads its lead states, and consumes its events in order from its
+// checkpoint. An error other than ctx's end is retried after a pause,
+// from a new claim; a claim by another owner (ledger.ErrFenced) waits for
+// ctx to end first, since ownership has moved.
+func (p *Pipeline) RunPartition(ctx context.Context, partition int) error {
+	p.defaults()
 	if p.Ready != nil {
 		select {
 		case <-p.Ready:
@@ -95,23 +164,72 @@ func (p *Pipeline) Start(ctx context.Context) error {
 			return nil
 		}
 	}
-	leads, err := p.Ledger.LoadLeads(ctx)
+	metrics.PartitionsOwned.Set(float64(p.owned.Add(1)))
+	defer func() {
+		metrics.PartitionsOwned.Set(float64(p.owned.Add(-1)))
+		metrics.ForgetPartition(partition)
+		p.cache.drop(partition)
+	}()
+	backoff := time.Second
+	for {
+		err := p.evaluatePartition(ctx, partition)
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait := backoff
+		if errors.Is(err, ledger.ErrFenced) {
+			// Another replica claimed the partition: this one is about
+			// to hear that it lost it. Should it still hold the Lease
+			// after a while, it claims the partition back.
+			p.Log.Info("Partition claimed by another owner; waiting for the hand-off", "partition", partition)
+			wait = 30 * time.Second
+		} else {
+			p.Log.Error(err, "Evaluating a partition failed; starting it again", "partition", partition, "after", wait)
+			backoff = min(2*backoff, 30*time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// evaluatePartition claims a partition and evaluates its events until ctx
+// ends or something fails.
+func (p *Pipeline) evaluatePartition(ctx context.Context, partition int) error {
+	part, err := p.Ledger.Claim(ctx, partition, p.Identity)
 	if err != nil {
 		return err
 	}
-	checkpoint, err := p.Ledger.LoadCheckpoint(ctx, ledger.EvaluatorCheckpoint)
-	if err != nil {
-		return err
+	// What the cache held of the partition may be older than what its
+	// last owner stored.
+	// Loading them, it holds all of them unless it runs out of room, or
+	// forgets one of them for another partition's lead meanwhile (put
+	// then marks the partition incomplete).
+	p.cache.drop(partition)
+	p.cache.setComplete(partition, true)
+	complete := false
+	if room := p.cache.room(); room > 0 {
+		complete, err = part.LoadLeads(ctx, room, func(key string, s ledger.LeadState) {
+			p.cache.put(partition, key, s)
+		})
+		if err != nil {
+			return err
+		}
 	}
+	if !complete {
+		p.cache.setComplete(partition, false)
+	}
+	checkpoint := part.Checkpoint()
 	// An ordered consumer from the checkpoint: events are evaluated in
-	// stream order, and a restart resumes right after the last snapshot.
+	// stream order, and a new owner resumes right after the last snapshot.
 	// The checkpoint, not an acknowledgement, records progress.
-	consumer, err := ledger.OrderedFrom(ctx, p.Streams.JS, stream.EventsStream, checkpoint)
+	consumer, err := ledger.OrderedFrom(ctx, p.Streams.JS, stream.EventsStream, checkpoint, stream.PartitionFilter(partition))
 	if err != nil {
 		return err
 	}
-	p.Log.Info("Evaluator starting", "leads", len(leads), "checkpoint", checkpoint)
-	metrics.InitRejectReasons(event.RejectReasons...)
+	p.Log.Info("Evaluating a partition", "partition", partition, "checkpoint", checkpoint, "leadsCached", p.cache.len(), "allLeadsCached", complete)
 
 	msgs, err := consumer.Messages(jetstream.PullMaxMessages(2 * p.BatchSize))
 	if err != nil {
@@ -127,7 +245,7 @@ func (p *Pipeline) Start(ctx context.Context) error {
 		msgs.Stop()
 	}()
 
-	w := newWorker(p, leads, checkpoint)
+	w := newWorker(p, part)
 	defer w.finalSnapshot()
 	for {
 		batch, err := w.collect(msgs)

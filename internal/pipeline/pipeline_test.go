@@ -35,11 +35,14 @@ type system struct {
 	server  *streamtest.Server
 	conn    *stream.Conn
 	streams *stream.Streams
-	ledger  *ledger.Ledger
+	ledger  Ledger
 }
 
+// newSystem runs a stream of one partition, whose batches' last
+// sequences are those of the whole stream (the multi-partition tests use
+// partitionedSystem).
 func newSystem(t *testing.T) *system {
-	s := &system{t: t, server: streamtest.Start(t)}
+	s := &system{t: t, server: streamtest.Start(t, streamtest.WithLayout(stream.Layout{Partitions: 1}))}
 	s.attach()
 	return s
 }
@@ -51,7 +54,7 @@ func (s *system) restart() {
 }
 
 func (s *system) attach() {
-	s.conn, s.streams, s.ledger = s.server.Conn, s.server.Streams, ledger.New(s.server.Streams)
+	s.conn, s.streams, s.ledger = s.server.Conn, s.server.Streams, Real(ledger.New(s.server.Streams))
 }
 
 func (s *system) publish(events ...event.Event) {
@@ -252,7 +255,7 @@ func TestDuplicatePublishFiresOnce(t *testing.T) {
 	// message id) carrying the same event id still fires nothing new: the
 	// lead is above, and the firing id of this event exists already.
 	s.publish(newEvent("e2", "ld_1", "page_view", 10))
-	if _, err := s.conn.JS.Publish(context.Background(), stream.EventSubject(ou), ev.Encode(), jetstream.WithMsgID("late-copy")); err != nil {
+	if _, err := s.conn.JS.Publish(context.Background(), stream.LeadSubject(ou, ev.LeadID), ev.Encode(), jetstream.WithMsgID("late-copy")); err != nil {
 		t.Fatal(err)
 	}
 	r.waitFor(t, 3)
@@ -270,7 +273,7 @@ func TestPoisonEventIsRecordedAndSkipped(t *testing.T) {
 	triggers.Upsert(trigger("t", "", 75))
 
 	s.publish(newEvent("e1", "ld_1", "page_view", 10))
-	if _, err := s.conn.JS.Publish(context.Background(), stream.EventSubject(ou), []byte(`{"id":"bad","lead_id":"ld_1","score":"high"}`)); err != nil {
+	if _, err := s.conn.JS.Publish(context.Background(), stream.LeadSubject(ou, "ld_1"), []byte(`{"id":"bad","lead_id":"ld_1","score":"high"}`)); err != nil {
 		t.Fatal(err)
 	}
 	s.publish(newEvent("e3", "ld_1", "page_view", 80))
@@ -356,7 +359,7 @@ func TestTriggerEditsTakeEffectOnTheNextEvent(t *testing.T) {
 // left it (a crash leaves no final snapshot: the crash cancels, and the
 // crashed flag stops the final snapshot too).
 type crashingLedger struct {
-	*ledger.Ledger
+	Ledger
 	leads      *stream.Writer // where a crash in a snapshot leaves its first lead states
 	crashOn    int
 	inSnapshot bool
@@ -373,6 +376,14 @@ func (c *crashingLedger) hasCrashed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.crashed
+}
+
+func (c *crashingLedger) Claim(ctx context.Context, p int, owner string) (Partition, error) {
+	part, err := c.Ledger.Claim(ctx, p, owner)
+	if err != nil {
+		return nil, err
+	}
+	return crashingPartition{part, c}, nil
 }
 
 func (c *crashingLedger) CommitFirings(ctx context.Context, firings []ledger.Firing) error {
@@ -396,7 +407,14 @@ func (c *crashingLedger) CommitFirings(ctx context.Context, firings []ledger.Fir
 	return nil
 }
 
-func (c *crashingLedger) Snapshot(ctx context.Context, states map[string]ledger.LeadState, through uint64) error {
+// crashingPartition is a claimed partition of a crashingLedger.
+type crashingPartition struct {
+	Partition
+	c *crashingLedger
+}
+
+func (p crashingPartition) Snapshot(ctx context.Context, states map[string]ledger.LeadState, through uint64) error {
+	c := p.c
 	c.mu.Lock()
 	if c.crashed {
 		c.mu.Unlock()
@@ -425,15 +443,12 @@ func (c *crashingLedger) Snapshot(ctx context.Context, states map[string]ledger.
 		c.crash()
 		return ctx.Err()
 	}
-	return c.Ledger.Snapshot(ctx, states, through)
+	return p.Partition.Snapshot(ctx, states, through)
 }
 
-// TestRestartsNeitherLoseNorRepeatFirings publishes a stream with many
-// known crossings, crashes the pipeline at different points of different
-// batches, restarts the stream server on the same data directory each
-// time, and checks the outbox holds every expected firing exactly once.
-func TestRestartsNeitherLoseNorRepeatFirings(t *testing.T) {
-	s := newSystem(t)
+// knownCrossings is a workload of 3,000 events over 40 leads and five
+// triggers, with the firings the evaluator makes of it in memory.
+func knownCrossings() (*triggerset.Memory, []event.Event, map[string]bool) {
 	triggers := triggerset.NewMemory()
 	var defs []evaluator.Trigger
 	for i, typ := range []string{"", "demo_request", "", "form_submit", ""} {
@@ -441,8 +456,6 @@ func TestRestartsNeitherLoseNorRepeatFirings(t *testing.T) {
 		triggers.Upsert(d)
 		defs = append(defs, evaluator.Trigger{Name: d.Key.Name, UID: string(d.UID), EventType: typ, Threshold: d.Threshold, Active: true})
 	}
-
-	// The expected firings, from the evaluator run in memory.
 	rng := rand.New(rand.NewPCG(7, 11))
 	eventTypes := []string{"page_view", "demo_request", "form_submit"}
 	ix := evaluator.NewIndex(defs)
@@ -459,6 +472,40 @@ func TestRestartsNeitherLoseNorRepeatFirings(t *testing.T) {
 			want[ledger.FiringID(ou, f.UID, lead, ev.ID)] = true
 		}
 	}
+	return triggers, events, want
+}
+
+// expectExactlyOnce checks that the outbox holds every firing of want
+// once, and nothing else.
+func expectExactlyOnce(t *testing.T, js jetstream.JetStream, want map[string]bool) {
+	t.Helper()
+	firings, stored := outbox(t, js)
+	got := map[string]int{}
+	for _, f := range firings {
+		got[f.ID]++
+	}
+	for id := range want {
+		if got[id] != 1 {
+			t.Errorf("expected firing %s is in the outbox %d times", id, got[id])
+		}
+	}
+	for id := range got {
+		if !want[id] {
+			t.Errorf("unexpected firing %s", id)
+		}
+	}
+	if stored != uint64(len(want)) {
+		t.Errorf("the outbox stored %d messages for %d firings: some firing was written twice", stored, len(want))
+	}
+}
+
+// TestRestartsNeitherLoseNorRepeatFirings publishes a stream with many
+// known crossings, crashes the pipeline at different points of different
+// batches, restarts the stream server on the same data directory each
+// time, and checks the outbox holds every expected firing exactly once.
+func TestRestartsNeitherLoseNorRepeatFirings(t *testing.T) {
+	s := newSystem(t)
+	triggers, events, want := knownCrossings()
 	s.publish(events...)
 	total := uint64(len(events))
 	firingsBefore := metricstest.Value(t, metrics.Firings)
@@ -484,25 +531,7 @@ func TestRestartsNeitherLoseNorRepeatFirings(t *testing.T) {
 	r := s.start(triggers, s.ledger)
 	r.waitFor(t, total)
 	r.stop(t)
-
-	firings, stored := outbox(t, s.conn.JS)
-	got := map[string]int{}
-	for _, f := range firings {
-		got[f.ID]++
-	}
-	for id := range want {
-		if got[id] != 1 {
-			t.Errorf("expected firing %s is in the outbox %d times", id, got[id])
-		}
-	}
-	for id := range got {
-		if !want[id] {
-			t.Errorf("unexpected firing %s", id)
-		}
-	}
-	if stored != uint64(len(want)) {
-		t.Errorf("the outbox stored %d messages for %d firings: some firing was written twice", stored, len(want))
-	}
+	expectExactlyOnce(t, s.conn.JS, want)
 	// The firings counter never counts a firing twice, however often a
 	// restarted evaluator offered it again. A firing stored while a crash
 	// cut the wait for its acknowledgement is not counted as written; the
@@ -589,4 +618,148 @@ func TestBatchesAreGroupCommitted(t *testing.T) {
 	if got := commits(stream.BucketStream(stream.LeadsBucket)) - leadCommits; got > float64(leads)/8 {
 		t.Errorf("%v commits of lead states for %d leads: snapshots were not grouped", got, leads)
 	}
+}
+
+// handoffLedger lets a second owner claim the partition while the first
+// is in the middle of committing its Nth batch: the first's commit
+// carries on after the claim, as a paused process's would.
+type handoffLedger struct {
+	Ledger
+	on      int
+	handoff func() // claims the partition for the second owner, and waits for it
+
+	mu      sync.Mutex
+	batches int
+	fenced  int // snapshots of the first owner refused after the claim
+}
+
+func (h *handoffLedger) Claim(ctx context.Context, p int, owner string) (Partition, error) {
+	part, err := h.Ledger.Claim(ctx, p, owner)
+	if err != nil {
+		return nil, err
+	}
+	return fencedCounter{part, h}, nil
+}
+
+type fencedCounter struct {
+	Partition
+	h *handoffLedger
+}
+
+func (f fencedCounter) Snapshot(ctx context.Context, states map[string]ledger.LeadState, through uint64) error {
+	err := f.Partition.Snapshot(ctx, states, through)
+	if errors.Is(err, ledger.ErrFenced) {
+		f.h.mu.Lock()
+		f.h.fenced++
+		f.h.mu.Unlock()
+	}
+	return err
+}
+
+func (h *handoffLedger) CommitFirings(ctx context.Context, firings []ledger.Firing) error {
+	h.mu.Lock()
+	h.batches++
+	now := h.batches == h.on
+	h.mu.Unlock()
+	if now {
+		h.handoff()
+	}
+	return h.Ledger.CommitFirings(ctx, firings)
+}
+
+// TestAHandOffMidBatchNeitherLosesNorRepeatsFirings: owner A is evaluating
+// partition 0 when owner B claims it, in the middle of A's commit of a
+// batch. A goes on as a stale owner would until its next snapshot is
+// refused; B resumes from A's last durable snapshot. Every crossing is in
+// the outbox once, and the lead states B leaves are the evaluator's.
+func TestAHandOffMidBatchNeitherLosesNorRepeatsFirings(t *testing.T) {
+	s := newSystem(t)
+	triggers, events, want := knownCrossings()
+	s.publish(events...)
+	total := uint64(len(events))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		lastB    uint64
+		claimed  = make(chan struct{})
+		aStopped = make(chan error, 1)
+		bStopped = make(chan error, 1)
+	)
+	pipelineB := &Pipeline{Streams: s.streams, Ledger: s.ledger, Triggers: triggers, Log: testr.New(t).WithName("B"), Identity: "B",
+		BatchSize: 64, SnapshotInterval: 5 * time.Millisecond,
+		OnCommit: func(b Batch) {
+			mu.Lock()
+			lastB = b.LastSeq
+			mu.Unlock()
+		}}
+	bLedger := &claimSignal{Ledger: s.ledger, claimed: claimed}
+	pipelineB.Ledger = bLedger
+	h := &handoffLedger{Ledger: s.ledger, on: 10, handoff: func() {
+		go func() { bStopped <- pipelineB.RunPartition(ctx, 0) }()
+		<-claimed
+	}}
+	pipelineA := &Pipeline{Streams: s.streams, Ledger: h, Triggers: triggers, Log: testr.NewWithOptions(t, testr.Options{Verbosity: 0}).WithName("A"),
+		Identity: "A", BatchSize: 64, SnapshotInterval: 5 * time.Millisecond}
+	go func() { aStopped <- pipelineA.RunPartition(ctx, 0) }()
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		mu.Lock()
+		done := lastB >= total
+		mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B did not reach the end of the stream (at %d of %d)", lastB, total)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	for _, ch := range []chan error{aStopped, bStopped} {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h.fenced == 0 {
+		t.Error("A's snapshots after B's claim were not refused")
+	}
+	expectExactlyOnce(t, s.conn.JS, want)
+
+	// The stored lead states are those B left: the evaluator's of every
+	// event, as a new owner reads them.
+	part, err := s.ledger.Claim(context.Background(), 0, "check")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if part.Checkpoint() != total {
+		t.Errorf("checkpoint %d, want %d", part.Checkpoint(), total)
+	}
+	lastScore := map[string]int64{}
+	for _, ev := range events {
+		lastScore[ev.LeadID] = ev.Score
+	}
+	for lead, score := range lastScore {
+		st, ok, err := part.GetLead(context.Background(), ledger.LeadKey(0, ou, lead))
+		if err != nil || !ok || st.State.Score != score {
+			t.Errorf("lead %s stored as %+v (%v, %v), want score %d", lead, st, ok, err, score)
+		}
+	}
+}
+
+// claimSignal tells when its owner has claimed the partition.
+type claimSignal struct {
+	Ledger
+	claimed chan struct{}
+	once    sync.Once
+}
+
+func (c *claimSignal) Claim(ctx context.Context, p int, owner string) (Partition, error) {
+	part, err := c.Ledger.Claim(ctx, p, owner)
+	if err == nil {
+		c.once.Do(func() { close(c.claimed) })
+	}
+	return part, err
 }

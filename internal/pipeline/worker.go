@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -15,12 +16,14 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
-// worker is the state of one running evaluator: every lead's state, the
-// trigger indexes and buffers reused from batch to batch. It is used by
-// one goroutine.
+// worker is the state of the evaluator of one partition: the claimed
+// partition, the trigger indexes and buffers reused from batch to batch
+// (lead states are in the pipeline's cache and the dirty set). It is used
+// by one goroutine.
 type worker struct {
 	p       *Pipeline
-	leads   map[string]ledger.LeadState
+	part    Partition
+	index   int
 	indexes indexes
 
 	batch   []jetstream.Msg
@@ -44,12 +47,16 @@ type worker struct {
 	inflight        chan error
 	flushing        map[string]ledger.LeadState
 	flushingThrough uint64
+	// fenced: another owner claimed the partition; nothing more is written.
+	fenced bool
 }
 
-func newWorker(p *Pipeline, leads map[string]ledger.LeadState, checkpoint uint64) *worker {
+func newWorker(p *Pipeline, part Partition) *worker {
+	checkpoint := part.Checkpoint()
 	return &worker{
 		p:            p,
-		leads:        leads,
+		part:         part,
+		index:        part.Index(),
 		indexes:      indexes{set: p.Triggers, byOU: map[string]*ouIndex{}},
 		dirty:        map[string]ledger.LeadState{},
 		applied:      checkpoint,
@@ -58,12 +65,37 @@ func newWorker(p *Pipeline, leads map[string]ledger.LeadState, checkpoint uint64
 	}
 }
 
+// lead returns a lead's state: changed since the last snapshot, in the
+// cache, being written by the snapshot under way, or stored.
+func (w *worker) lead(ctx context.Context, key string) (ledger.LeadState, error) {
+	if s, ok := w.dirty[key]; ok {
+		return s, nil
+	}
+	if s, ok := w.p.cache.get(w.index, key); ok {
+		return s, nil
+	}
+	if s, ok := w.flushing[key]; ok {
+		// The snapshot under way is encoding this copy: the evaluator
+		// may change pending crossings in place, so it gets its own.
+		s.State.Pending = slices.Clone(s.State.Pending)
+		return s, nil
+	}
+	metrics.LeadCacheMisses.Inc()
+	var s ledger.LeadState
+	err := retry(ctx, w.p, "reading a lead state", func() error {
+		var err error
+		s, _, err = w.part.GetLead(ctx, key)
+		return err
+	})
+	return s, err
+}
+
 // process evaluates a batch and commits its firings to the outbox,
 // retrying until it succeeds or ctx ends. The lead states it changed wait
 // for the next snapshot.
 func (w *worker) process(ctx context.Context, batch []jetstream.Msg) error {
 	w.firings, w.rejects, w.reasons = w.firings[:0], w.rejects[:0], w.reasons[:0]
-	var summary Batch
+	summary := Batch{Partition: w.index}
 	var pending uint64 // events after the batch's last, when the stream sent it
 	now := time.Now()  // one clock reading per batch is precise enough for ages
 	for _, msg := range batch {
@@ -73,7 +105,11 @@ func (w *worker) process(ctx context.Context, batch []jetstream.Msg) error {
 			return fmt.Errorf("reading message metadata: %w", err)
 		}
 		summary.LastSeq, pending = meta.Sequence.Stream, meta.NumPending
-		switch w.evaluate(msg, meta) {
+		result, err := w.evaluate(ctx, msg, meta)
+		if err != nil {
+			return err
+		}
+		switch result {
 		case evaluated:
 			metrics.ObserveEventAge(now.Sub(meta.Timestamp))
 		case rejected:
@@ -104,7 +140,7 @@ func (w *worker) process(ctx context.Context, batch []jetstream.Msg) error {
 	}
 	w.applied = summary.LastSeq
 	metrics.ConsumedEvents(summary.Events)
-	metrics.SetEvaluatorPending(pending)
+	metrics.SetEvaluatorPending(w.index, pending)
 	if w.p.OnCommit != nil {
 		w.p.OnCommit(summary)
 	}
@@ -120,23 +156,33 @@ const (
 )
 
 // evaluate applies one message to its lead's state.
-func (w *worker) evaluate(msg jetstream.Msg, meta *jetstream.MsgMetadata) outcome {
+func (w *worker) evaluate(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) (outcome, error) {
 	seq := meta.Sequence.Stream
-	ou, ok := stream.OUOfSubject(msg.Subject())
-	if !ok {
+	parts, ok := stream.ParseEventSubject(msg.Subject())
+	if !ok || parts.Partition != w.index {
 		w.reject("unknown", seq, msg.Data(), fmt.Errorf("subject %q: %w", msg.Subject(), event.ErrNoOU))
-		return rejected
+		return rejected, nil
 	}
+	ou := parts.OU
 	ev, err := event.DecodeEvent(msg.Data(), meta.Timestamp)
 	if err != nil {
 		w.reject(ou, seq, msg.Data(), err)
-		return rejected
+		return rejected, nil
+	}
+	if parts.LeadToken != stream.LeadToken(ev.LeadID) {
+		// Another lead's subject: evaluating it here could take its lead
+		// out of order with the lead's own partition.
+		w.reject(ou, seq, msg.Data(), fmt.Errorf("subject %q, lead_id %q: %w", msg.Subject(), ev.LeadID, event.ErrLeadMismatch))
+		return rejected, nil
 	}
 
-	key := ledger.LeadKey(ou, ev.LeadID)
-	lead := w.leads[key]
+	key := ledger.LeadKey(w.index, ou, ev.LeadID)
+	lead, err := w.lead(ctx, key)
+	if err != nil {
+		return 0, err
+	}
 	if seq <= lead.AppliedSeq {
-		return skipped
+		return skipped, nil
 	}
 	ix := w.indexes.get(ou)
 	var state evaluator.LeadState
@@ -157,9 +203,9 @@ func (w *worker) evaluate(msg jetstream.Msg, meta *jetstream.MsgMetadata) outcom
 		})
 	}
 	lead = ledger.LeadState{State: state, AppliedSeq: seq}
-	w.leads[key] = lead
+	w.p.cache.put(w.index, key, lead)
 	w.dirty[key] = lead
-	return evaluated
+	return evaluated, nil
 }
 
 // reject queues the record of an undecodable event, with its reason, for
@@ -180,14 +226,18 @@ func (w *worker) maybeSnapshot(ctx context.Context) error {
 	if w.inflight != nil {
 		select {
 		case err := <-w.inflight:
-			w.snapshotDone(err)
+			if err := w.snapshotDone(err); err != nil {
+				return err
+			}
 		default:
 			if len(w.dirty) < w.p.MaxDirty {
 				return nil
 			}
 			select {
 			case err := <-w.inflight:
-				w.snapshotDone(err)
+				if err := w.snapshotDone(err); err != nil {
+					return err
+				}
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -220,13 +270,18 @@ func (w *worker) startSnapshot(ctx context.Context) {
 	w.flushing, w.flushingThrough, w.lastSnapshot = states, through, time.Now()
 	done := make(chan error, 1)
 	w.inflight = done
-	go func() { done <- w.p.Ledger.Snapshot(ctx, states, through) }()
+	go func() { done <- w.part.Snapshot(ctx, states, through) }()
 }
 
 // snapshotDone records the end of a snapshot. A failed one keeps its leads
-// for the next, unless they changed since (then dirty has them, newer).
-func (w *worker) snapshotDone(err error) {
+// for the next, unless they changed since (then dirty has them, newer). A
+// fenced one ends the partition's evaluation: another owner has it.
+func (w *worker) snapshotDone(err error) error {
 	w.inflight = nil
+	if errors.Is(err, ledger.ErrFenced) {
+		w.fenced = true
+		return err
+	}
 	if err != nil {
 		w.p.Log.Error(err, "Writing a snapshot failed; the next one writes its lead states again")
 		for k := range w.flushing {
@@ -234,28 +289,29 @@ func (w *worker) snapshotDone(err error) {
 				delete(w.flushing, k)
 			}
 		}
-		return
+		return nil
 	}
 	w.snapshotted, w.flushing = w.flushingThrough, nil
+	return nil
 }
 
 // finalSnapshot saves what the evaluator did since the last snapshot when
 // it stops cleanly, so that its successor does not read those events again.
 func (w *worker) finalSnapshot() {
 	if w.inflight != nil {
-		w.snapshotDone(<-w.inflight)
+		_ = w.snapshotDone(<-w.inflight)
 	}
-	if w.applied == w.snapshotted {
+	if w.fenced || w.applied == w.snapshotted {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	w.startSnapshot(ctx)
 	if err := <-w.inflight; err != nil {
-		w.p.Log.Error(err, "Final snapshot failed; the next evaluator re-reads the events since the last one")
+		w.p.Log.Error(err, "Final snapshot failed; the next owner re-reads the events since the last one", "partition", w.index)
 		return
 	}
-	w.snapshotDone(nil)
+	_ = w.snapshotDone(nil)
 }
 
 // retry runs op until it succeeds or ctx ends, backing off up to 5s.

@@ -25,7 +25,7 @@ var _ = Describe("POST /events", func() {
 		GinkgoHelper()
 		st, err := eventStream.JS.Stream(suiteCtx, stream.EventsStream)
 		Expect(err).NotTo(HaveOccurred())
-		msg, err := st.GetLastMsgForSubject(suiteCtx, stream.EventSubject(ou))
+		msg, err := st.GetLastMsgForSubject(suiteCtx, stream.EventOUFilter(ou))
 		Expect(err).NotTo(HaveOccurred())
 		ev, err := event.DecodeEvent(msg.Data, msg.Time)
 		Expect(err).NotTo(HaveOccurred())
@@ -89,7 +89,7 @@ var _ = Describe("POST /events", func() {
 		Expect(fieldNames(e)).To(ContainElements("events[1].score", "events[1].color"))
 		st, err := eventStream.JS.Stream(suiteCtx, stream.EventsStream)
 		Expect(err).NotTo(HaveOccurred())
-		_, err = st.GetLastMsgForSubject(suiteCtx, stream.EventSubject(ou))
+		_, err = st.GetLastMsgForSubject(suiteCtx, stream.EventOUFilter(ou))
 		Expect(err).To(HaveOccurred(), "nothing of a refused batch is published")
 	})
 

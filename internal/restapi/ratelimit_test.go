@@ -49,7 +49,7 @@ var _ = Describe("POST /events rate limit", func() {
 		Expect(after).To(BeNumerically(">=", 9), "1000 events at 100 a second")
 		st, err := eventStream.JS.Stream(suiteCtx, stream.EventsStream)
 		Expect(err).NotTo(HaveOccurred())
-		msg, err := st.GetLastMsgForSubject(suiteCtx, stream.EventSubject(ou))
+		msg, err := st.GetLastMsgForSubject(suiteCtx, stream.EventOUFilter(ou))
 		Expect(err).NotTo(HaveOccurred())
 		ev, err := event.DecodeEvent(msg.Data, msg.Time)
 		Expect(err).NotTo(HaveOccurred())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,8 +20,8 @@ import (
 
 // Streams, buckets and consumers.
 const (
-	// EventsStream holds the engagement events of every OU, one subject
-	// per OU (EventSubject).
+	// EventsStream holds the engagement events of every OU, partitioned by
+	// lead (see partitions.go).
 	EventsStream        = "LEADVIBE_EVENTS"
 	eventsSubjectPrefix = "leadvibe.events."
 
@@ -57,11 +58,16 @@ const (
 	ResendConsumer     = "dispatcher-resend"
 )
 
-// EventSubject is the subject an OU's events are published to. Namespace
-// names are DNS labels, which are valid subject tokens; like every subject
-// helper here it encodes names into one literal token (nameToken), so it
-// never produces a wildcard.
+// EventSubject is the legacy subject of an OU's events, without the lead
+// (LeadSubject is the partitioned one); the router moves what is
+// published there into the leads' subjects. Namespace names are DNS
+// labels, which are valid subject tokens; like every subject helper here
+// it encodes names into one literal token (nameToken), so it never
+// produces a wildcard.
 func EventSubject(ou string) string { return eventsSubjectPrefix + nameToken(ou) }
+
+// EventOUFilter is the subject filter of the partitioned events of an OU.
+func EventOUFilter(ou string) string { return eventsSubjectPrefix + nameToken(ou) + ".>" }
 
 // RejectedSubject is the subject an OU's rejected events are recorded on.
 func RejectedSubject(ou string) string { return rejectedSubjectPrefix + nameToken(ou) }
@@ -119,6 +125,10 @@ type Layout struct {
 	// DispatcherMaxAckPending how many it may hold (default 1024).
 	DispatcherAckWait       time.Duration
 	DispatcherMaxAckPending int
+	// Partitions is the number of partitions of the events stream
+	// (default DefaultPartitions). It is recorded when the stream is
+	// created and cannot change afterwards.
+	Partitions int
 	// Bytes bounds what each stream and bucket holds on disk, and says
 	// which refuse new writes when full (see ByteLimits); a zero limit
 	// takes its default (DefaultByteLimits).
@@ -134,6 +144,7 @@ var DefaultLayout = Layout{
 	Deliveries:              3 * 24 * time.Hour,
 	DispatcherAckWait:       2 * time.Minute,
 	DispatcherMaxAckPending: 1024,
+	Partitions:              DefaultPartitions,
 	Bytes:                   DefaultByteLimits,
 }
 
@@ -153,6 +164,9 @@ func (l Layout) withDefaults() Layout {
 	if l.DispatcherMaxAckPending <= 0 {
 		l.DispatcherMaxAckPending = d.DispatcherMaxAckPending
 	}
+	if l.Partitions <= 0 {
+		l.Partitions = d.Partitions
+	}
 	l.Bytes = l.Bytes.withDefaults()
 	return l
 }
@@ -160,14 +174,21 @@ func (l Layout) withDefaults() Layout {
 func (l Layout) streams() []jetstream.StreamConfig {
 	return []jetstream.StreamConfig{{
 		Name:        EventsStream,
-		Description: "Lead engagement events, one subject per OU",
-		Subjects:    []string{eventsSubjectPrefix + "*"},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.LimitsPolicy,
-		MaxAge:      l.Events,
-		Duplicates:  l.Duplicates,
-		MaxMsgSize:  event.MaxEventBytes,
-		MaxBytes:    l.Bytes.Events,
+		Description: "Lead engagement events, partitioned by lead",
+		// leadvibe.events.<ou>.<lead>, stored with its partition, and
+		// leadvibe.events.<ou>, stored as it is for the router.
+		Subjects: []string{eventsSubjectPrefix + "*", eventsSubjectPrefix + "*.*"},
+		SubjectTransform: &jetstream.SubjectTransformConfig{
+			Source:      eventsSubjectPrefix + "*.*",
+			Destination: partitionTransform(l.Partitions),
+		},
+		Metadata:   map[string]string{partitionsMetadata: strconv.Itoa(l.Partitions)},
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     l.Events,
+		Duplicates: l.Duplicates,
+		MaxMsgSize: event.MaxEventBytes,
+		MaxBytes:   l.Bytes.Events,
 		// Full, it refuses new events (POST /events answers 507) rather
 		// than dropping old ones the evaluator may not have read.
 		Discard:            jetstream.DiscardNew,
@@ -287,6 +308,8 @@ var writerOptions = map[string]WriterOptions{
 // bucket the operator writes.
 type Streams struct {
 	JS jetstream.JetStream
+	// Partitions is the events stream's number of partitions.
+	Partitions int
 
 	Events, Rejected, Firings, History, Resends *Writer
 	Leads, Deliveries                           *Writer
@@ -300,6 +323,16 @@ type Streams struct {
 // the writers.
 func Ensure(ctx context.Context, js jetstream.JetStream, l Layout) (*Streams, error) {
 	l = l.withDefaults()
+	if l.Partitions > MaxPartitions {
+		return nil, fmt.Errorf("%d partitions: at most %d", l.Partitions, MaxPartitions)
+	}
+	if s, err := js.Stream(ctx, EventsStream); err == nil {
+		if err := checkPartitions(s.CachedInfo().Config.Metadata, l.Partitions); err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("reading stream %s: %w", EventsStream, err)
+	}
 	for _, cfg := range l.streams() {
 		s, err := js.CreateOrUpdateStream(ctx, cfg)
 		if err != nil {
@@ -339,7 +372,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, l Layout) (*Streams, er
 	}
 	w := func(name string) *Writer { return NewWriter(js, name, writerOptions[name]) }
 	return &Streams{
-		JS:     js,
+		JS: js, Partitions: l.Partitions,
 		Events: w(EventsStream), Rejected: w(RejectedStream), Firings: w(FiringsStream),
 		History: w(HistoryStream), Resends: w(ResendsStream),
 		Leads: w(BucketStream(LeadsBucket)), Deliveries: w(BucketStream(DeliveriesBucket)),

@@ -1,62 +1,16 @@
-package stream
+package stream_test
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream/streamtest"
 )
-
-// freePort returns a loopback port free at the time of asking.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startCluster runs a real three-node JetStream cluster on loopback and
-// returns its client URLs.
-func startCluster(t *testing.T) string {
-	t.Helper()
-	routePorts := []int{freePort(t), freePort(t), freePort(t)}
-	var routes []*url.URL
-	for _, p := range routePorts {
-		routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", p)})
-	}
-	var urls []string
-	for i, p := range routePorts {
-		s, err := server.NewServer(&server.Options{
-			ServerName: fmt.Sprintf("n%d", i),
-			Host:       "127.0.0.1",
-			Port:       -1,
-			JetStream:  true,
-			StoreDir:   t.TempDir(),
-			Cluster:    server.ClusterOpts{Name: "test", Host: "127.0.0.1", Port: p},
-			Routes:     routes,
-			NoSigs:     true,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go s.Start()
-		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("server n%d did not start", i)
-		}
-		urls = append(urls, s.ClientURL())
-	}
-	return strings.Join(urls, ",")
-}
 
 // Every stream and bucket the operator creates on an external cluster gets
 // the configured replicas; one created with replicas of its own keeps them.
@@ -66,14 +20,14 @@ func TestReplicasApplyToEveryAsset(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	servers := startCluster(t)
+	servers := streamtest.StartCluster(t, 3)
 
-	var conn *Conn
+	var conn *stream.Conn
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		attempt, cancelAttempt := context.WithTimeout(ctx, 2*time.Second)
 		var err error
-		conn, err = Open(attempt, Config{URL: servers, Replicas: 3})
+		conn, err = stream.Open(attempt, stream.Config{URL: servers, Replicas: 3})
 		cancelAttempt()
 		if err == nil {
 			break
@@ -86,11 +40,11 @@ func TestReplicasApplyToEveryAsset(t *testing.T) {
 	defer conn.Close()
 
 	// The cluster elects its meta leader in its own time.
-	var streams *Streams
+	var streams *stream.Streams
 	for {
 		attempt, cancelAttempt := context.WithTimeout(ctx, 5*time.Second)
 		var err error
-		streams, err = Ensure(attempt, conn.JS, Layout{})
+		streams, err = stream.Ensure(attempt, conn.JS, stream.Layout{})
 		cancelAttempt()
 		if err == nil {
 			break
@@ -101,7 +55,7 @@ func TestReplicasApplyToEveryAsset(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	defer streams.Close()
-	for _, name := range []string{EventsStream, FiringsStream, HistoryStream, BucketStream(LeadsBucket), BucketStream(DeliveriesBucket)} {
+	for _, name := range []string{stream.EventsStream, stream.FiringsStream, stream.HistoryStream, stream.BucketStream(stream.LeadsBucket), stream.BucketStream(stream.DeliveriesBucket)} {
 		st, err := conn.JS.Stream(ctx, name)
 		if err != nil {
 			t.Fatal(err)
@@ -111,14 +65,14 @@ func TestReplicasApplyToEveryAsset(t *testing.T) {
 		}
 	}
 	// Atomic batches commit on a replicated stream too, checks included.
-	msgs := []Msg{
-		{Subject: FiringSubject("acme", "f1"), Data: []byte("1"), ExpectNew: true},
-		{Subject: FiringSubject("acme", "f2"), Data: []byte("2"), ExpectNew: true},
+	msgs := []stream.Msg{
+		{Subject: stream.FiringSubject("acme", "f1"), Data: []byte("1"), ExpectNew: true},
+		{Subject: stream.FiringSubject("acme", "f2"), Data: []byte("2"), ExpectNew: true},
 	}
 	if _, err := streams.Firings.Write(ctx, msgs...); err != nil {
 		t.Fatalf("writing a batch to a replicated stream: %v", err)
 	}
-	res, err := streams.Firings.Write(ctx, append(msgs, Msg{Subject: FiringSubject("acme", "f3"), Data: []byte("3"), ExpectNew: true})...)
+	res, err := streams.Firings.Write(ctx, append(msgs, stream.Msg{Subject: stream.FiringSubject("acme", "f3"), Data: []byte("3"), ExpectNew: true})...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +100,7 @@ func TestReplicasApplyToEveryAsset(t *testing.T) {
 }
 
 func TestReplicasNeedAnExternalCluster(t *testing.T) {
-	_, err := Open(context.Background(), Config{DataDir: t.TempDir(), Replicas: 3})
+	_, err := stream.Open(context.Background(), stream.Config{DataDir: t.TempDir(), Replicas: 3})
 	if err == nil || !strings.Contains(err.Error(), "external NATS cluster") {
 		t.Fatalf("Open = %v, want a refusal naming the external cluster", err)
 	}

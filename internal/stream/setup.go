@@ -10,10 +10,11 @@ import (
 	"github.com/leadvibe/milestone-triggers-operator/internal/text"
 )
 
-// EventMsg is the message of an event of an OU, with the event id as the
-// message id so that the stream drops a duplicate publish.
+// EventMsg is the message of an event of an OU, on its lead's subject (so
+// in the lead's partition), with the event id as the message id so that
+// the stream drops a duplicate publish.
 func EventMsg(ou string, ev event.Event) Msg {
-	return Msg{Subject: EventSubject(ou), Data: ev.Encode(), ID: ev.ID}
+	return Msg{Subject: LeadSubject(ou, ev.LeadID), Data: ev.Encode(), ID: ev.ID}
 }
 
 // Publish writes events of an OU through the events stream's writer, in

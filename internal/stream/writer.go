@@ -129,10 +129,20 @@ type pending struct {
 	results []Result
 	err     error
 	done    chan struct{}
+	// whole: the messages are one atomic batch on their own, stored all
+	// together or not at all (WriteAll); lastSeq is then the stream
+	// sequence of the last one.
+	whole   bool
+	lastSeq uint64
 }
 
 // ErrWriterClosed is returned for a write to, or left in, a closed Writer.
 var ErrWriterClosed = errors.New("the stream writer is closed")
+
+// ErrRefused is returned by WriteAll when the stream refused the batch
+// because one of its ExpectNew or ExpectRevision checks failed: nothing of
+// it was stored.
+var ErrRefused = errors.New("the stream refused the batch")
 
 // NewWriter starts the writer of a stream; Close stops it.
 func NewWriter(js jetstream.JetStream, streamName string, o WriterOptions) *Writer {
@@ -164,14 +174,35 @@ func (w *Writer) Write(ctx context.Context, msgs ...Msg) ([]Result, error) {
 	return w.Start(msgs...)(ctx)
 }
 
+// WriteAll stores msgs as one atomic batch of their own, all of them or
+// none, and returns the stream sequence of the last one. When a check of
+// one of them fails the error wraps ErrRefused and nothing is stored:
+// unlike Write, there is no falling back to one message at a time. It is
+// the write of a fenced owner (a compare-and-swap of a fence key riding
+// with the data it guards). At most MaxAtomicBatch messages.
+func (w *Writer) WriteAll(ctx context.Context, msgs ...Msg) (uint64, error) {
+	if len(msgs) == 0 || len(msgs) > MaxAtomicBatch {
+		return 0, fmt.Errorf("writing to %s: an atomic batch holds 1 to %d messages, not %d", w.stream, MaxAtomicBatch, len(msgs))
+	}
+	p := &pending{msgs: msgs, results: make([]Result, len(msgs)), done: make(chan struct{}), whole: true}
+	if _, err := w.enqueue(p)(ctx); err != nil {
+		return 0, err
+	}
+	return p.lastSeq, nil
+}
+
 // Start hands msgs to the writer at once and returns the wait for their
 // outcome, so that a caller can overlap writes with other work.
 func (w *Writer) Start(msgs ...Msg) func(context.Context) ([]Result, error) {
 	if len(msgs) == 0 {
 		return func(context.Context) ([]Result, error) { return nil, nil }
 	}
+	return w.enqueue(&pending{msgs: msgs, results: make([]Result, len(msgs)), done: make(chan struct{})})
+}
+
+// enqueue queues p and returns the wait for its outcome.
+func (w *Writer) enqueue(p *pending) func(context.Context) ([]Result, error) {
 	closed := func(context.Context) ([]Result, error) { return nil, ErrWriterClosed }
-	p := &pending{msgs: msgs, results: make([]Result, len(msgs)), done: make(chan struct{})}
 	select {
 	case <-w.quit:
 		return closed
@@ -232,6 +263,9 @@ func (w *Writer) run() {
 // would overflow the group, for the next one.
 func (w *Writer) gather(first *pending) (group []*pending, carry *pending) {
 	group = []*pending{first}
+	if first.whole {
+		return group, nil // a batch of its own
+	}
 	n := len(first.msgs)
 	var linger <-chan time.Time
 	if w.opts.Linger > 0 {
@@ -256,7 +290,7 @@ func (w *Writer) gather(first *pending) (group []*pending, carry *pending) {
 				return group, nil
 			}
 		}
-		if n+len(p.msgs) > w.opts.MaxBatch {
+		if p.whole || n+len(p.msgs) > w.opts.MaxBatch {
 			return group, p
 		}
 		group = append(group, p)
@@ -287,6 +321,10 @@ type slot struct {
 // in order, and tells every write its outcome. After a failed batch the
 // rest are not tried: their writers retry, in order.
 func (w *Writer) commitGroup(group []*pending) {
+	if len(group) == 1 && group[0].whole {
+		w.commitWhole(group[0])
+		return
+	}
 	slots := make([]slot, 0, w.opts.MaxBatch)
 	for _, p := range group {
 		for i := range p.msgs {
@@ -331,10 +369,35 @@ func (w *Writer) commit(chunk []slot) error {
 	return nil
 }
 
+// commitWhole commits a WriteAll: one atomic batch, whatever its size, and
+// no second try one by one.
+func (w *Writer) commitWhole(p *pending) {
+	defer close(p.done)
+	ctx, cancel := context.WithTimeout(context.Background(), w.opts.Timeout)
+	defer cancel()
+	chunk := make([]slot, len(p.msgs))
+	for i := range chunk {
+		chunk[i] = slot{p, i}
+	}
+	refused, err := w.atomic(ctx, chunk)
+	switch {
+	case err != nil:
+		p.err = err
+	case refused != nil && (refused.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		refused.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant):
+		p.err = fmt.Errorf("writing to %s: %w: %s", w.stream, ErrRefused, refused.Description)
+	case refused != nil:
+		p.err = fmt.Errorf("writing a batch of %d to %s: %w", len(chunk), w.stream, refused)
+	default:
+		metrics.WroteStream(w.stream, len(chunk), 1)
+	}
+}
+
 // batchAck is the server's answer to a batch's commit.
 type batchAck struct {
 	Batch string              `json:"batch"`
 	Count int                 `json:"count"`
+	Seq   uint64              `json:"seq"`
 	Error *jetstream.APIError `json:"error,omitempty"`
 }
 
@@ -374,6 +437,7 @@ func (w *Writer) atomic(ctx context.Context, chunk []slot) (*jetstream.APIError,
 		if ack.Batch != batchID || ack.Count != len(chunk) {
 			return nil, fmt.Errorf("committing batch %s of %d to %s: the server acknowledged batch %q of %d", batchID, len(chunk), w.stream, ack.Batch, ack.Count)
 		}
+		s.p.lastSeq = ack.Seq
 	}
 	return nil, nil
 }

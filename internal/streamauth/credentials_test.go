@@ -99,7 +99,7 @@ func TestUserClaims(t *testing.T) {
 	upub, _ := ukp.PublicKey()
 	expires := time.Now().Add(time.Hour).Truncate(time.Second)
 	uc := userClaims(upub, "system:serviceaccount:demo:p", []string{"demo", "ou-b"}, expires)
-	if got := []string(uc.Pub.Allow); !slices.Equal(got, []string{stream.EventSubject("demo"), stream.EventSubject("ou-b")}) {
+	if got := []string(uc.Pub.Allow); !slices.Equal(got, []string{stream.EventSubject("demo"), stream.LeadSubjects("demo"), stream.EventSubject("ou-b"), stream.LeadSubjects("ou-b")}) {
 		t.Errorf("publish allow = %q", got)
 	}
 	if got := []string(uc.Sub.Allow); !slices.Equal(got, []string{"_INBOX.demo.p.>"}) {

@@ -25,7 +25,7 @@ const (
 )
 
 // userClaims is the user a publisher is admitted as: it may publish to
-// its OUs' event subjects and nothing else, subscribe under its inbox
+// its OUs' event subjects (with or without the lead) and nothing else, subscribe under its inbox
 // prefix and nowhere else, and it expires.
 func userClaims(userNkey, username string, ous []string, expires time.Time) *jwt.UserClaims {
 	uc := jwt.NewUserClaims(userNkey)
@@ -35,7 +35,7 @@ func userClaims(userNkey, username string, ous []string, expires time.Time) *jwt
 	uc.Audience = stream.CalloutAccount
 	uc.Expires = expires.Unix()
 	for _, ou := range ous {
-		uc.Pub.Allow.Add(stream.EventSubject(ou))
+		uc.Pub.Allow.Add(stream.EventSubject(ou), stream.LeadSubjects(ou))
 	}
 	uc.Sub.Allow.Add(InboxPrefix(username) + ".>")
 	uc.Subs = maxSubs

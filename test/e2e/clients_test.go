@@ -141,6 +141,17 @@ type apiClient struct {
 	token string
 	// ou, when set, is sent as X-LeadVibe-OU.
 	ou string
+	// base, when set, is the REST API to call instead of the suite's
+	// operator's (another replica's).
+	base string
+}
+
+// url is the REST API the client calls.
+func (c apiClient) url() string {
+	if c.base != "" {
+		return c.base
+	}
+	return operator.APIURL()
 }
 
 // call sends a request with body (a string, []byte, or anything else as
@@ -159,7 +170,7 @@ func (c apiClient) call(method, path string, body any) (int, []byte) {
 		Expect(err).NotTo(HaveOccurred())
 		r = bytes.NewReader(data)
 	}
-	req, err := http.NewRequestWithContext(suiteCtx, method, operator.APIURL()+path, r)
+	req, err := http.NewRequestWithContext(suiteCtx, method, c.url()+path, r)
 	Expect(err).NotTo(HaveOccurred())
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

@@ -24,6 +24,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/leadvibe/milestone-triggers-operator/internal/localsystem"
 )
 
 var _ = Describe("Faults", Ordered, func() {
@@ -977,7 +979,7 @@ func (c apiClient) tryPostEvents(events []event) (ingestAnswer, error) {
 	if err != nil {
 		return ans, err
 	}
-	req, err := http.NewRequestWithContext(suiteCtx, http.MethodPost, operator.APIURL()+"/events", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(suiteCtx, http.MethodPost, c.url()+"/events", bytes.NewReader(body))
 	if err != nil {
 		return ans, err
 	}
@@ -1038,8 +1040,11 @@ func storedEvents(ou string) uint64 {
 // operatorMetric is the sum of the series of the operator's metric name
 // whose labels contain labels (all of them when empty), as its metrics
 // endpoint shows them now.
-func operatorMetric(name, labels string) (float64, error) {
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(operator.MetricsURL())
+func operatorMetric(name, labels string) (float64, error) { return metricOf(operator, name, labels) }
+
+// metricOf is operatorMetric of another operator process.
+func metricOf(op *localsystem.Operator, name, labels string) (float64, error) {
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(op.MetricsURL())
 	if err != nil {
 		return 0, err
 	}

@@ -45,6 +45,9 @@ var (
 	// failing one.
 	workDir string
 
+	// manager is the operator binary the suite runs.
+	manager string
+
 	controlPlane *localsystem.ControlPlane
 	operator     *localsystem.Operator
 	receiver     *webhookReceiver
@@ -87,7 +90,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	GinkgoWriter.Printf("Work directory (kept when the suite fails): %s\n", workDir)
 
-	manager := os.Getenv("E2E_MANAGER")
+	manager = os.Getenv("E2E_MANAGER")
 	if manager == "" {
 		By("building the operator binary")
 		manager = filepath.Join(workDir, "manager")

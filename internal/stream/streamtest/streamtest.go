@@ -7,8 +7,14 @@ package streamtest
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
@@ -95,4 +101,53 @@ func (s *Server) close() {
 		s.Conn.Close()
 		s.Conn, s.Streams = nil, nil
 	}
+}
+
+// StartCluster runs a real JetStream cluster of n nodes on loopback, each
+// storing in a directory of t's, and returns its client URLs joined by
+// commas (what --nats-url takes). The nodes stop when t ends. The cluster
+// elects its meta leader in its own time: a client's first requests may
+// fail for a few seconds.
+func StartCluster(t testing.TB, n int) string {
+	t.Helper()
+	routePorts := make([]int, n)
+	var routes []*url.URL
+	for i := range routePorts {
+		routePorts[i] = freePort(t)
+		routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", routePorts[i])})
+	}
+	var urls []string
+	for i, p := range routePorts {
+		s, err := server.NewServer(&server.Options{
+			ServerName: fmt.Sprintf("n%d", i),
+			Host:       "127.0.0.1",
+			Port:       -1,
+			JetStream:  true,
+			StoreDir:   t.TempDir(),
+			Cluster:    server.ClusterOpts{Name: "test", Host: "127.0.0.1", Port: p},
+			Routes:     routes,
+			NoSigs:     true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Start()
+		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+		if !s.ReadyForConnections(10 * time.Second) {
+			t.Fatalf("server n%d did not start", i)
+		}
+		urls = append(urls, s.ClientURL())
+	}
+	return strings.Join(urls, ",")
+}
+
+// freePort returns a loopback port free at the time of asking.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port
 }

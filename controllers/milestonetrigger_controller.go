@@ -73,15 +73,11 @@ func leading(elected <-chan struct{}) bool {
 // (only the fields the reconciler owns, see ReconcilerFieldManager), and
 // hands the work to reconcile.
 func (r *MilestoneTriggerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	defer func() {
-		if retErr == nil {
-			r.Gate.Reconciled(req.NamespacedName)
-		}
-	}()
 	obj := &triggersv1alpha1.MilestoneTrigger{}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Triggers.Delete(req.NamespacedName)
+			r.Gate.Reconciled(req.NamespacedName)
 			log.FromContext(ctx).V(1).Info("Trigger deleted; removed from the trigger set")
 			return ctrl.Result{}, nil
 		}
@@ -89,6 +85,7 @@ func (r *MilestoneTriggerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	}
 	if !obj.DeletionTimestamp.IsZero() {
 		r.Triggers.Delete(req.NamespacedName)
+		r.Gate.Reconciled(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 
@@ -102,7 +99,13 @@ func (r *MilestoneTriggerReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		}
 	}()
 
-	return ctrl.Result{}, r.reconcile(ctx, obj)
+	if err := r.reconcile(ctx, obj); err != nil {
+		return ctrl.Result{}, err
+	}
+	// The trigger set knows the trigger now, whatever becomes of the
+	// status apply: a failing status write must not hold evaluation back.
+	r.Gate.Reconciled(req.NamespacedName)
+	return ctrl.Result{}, nil
 }
 
 // reconcile resolves the trigger's Secrets and publishes its definition.

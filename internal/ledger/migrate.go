@@ -23,8 +23,11 @@ import (
 //     it had evaluated, all published without the lead, are not routed
 //     (evaluated) a second time.
 //
-// It is idempotent: a state is written to its new key before its old key
-// is deleted, and a stream with a router checkpoint is left as it is.
+// It is idempotent: a state is written to its new key, unless that key
+// holds one already (written since, so newer), before its old key is
+// deleted, and a stream with a router checkpoint is left as it is. Run it
+// with the replicas of the older release stopped: they would go on
+// writing under the old keys.
 func (l *Ledger) MigrateUnpartitioned(ctx context.Context, partitions int) (moved int, err error) {
 	old, err := l.LoadCheckpoint(ctx, EvaluatorCheckpoint)
 	if err != nil {
@@ -47,8 +50,10 @@ func (l *Ledger) MigrateUnpartitioned(ctx context.Context, partitions int) (move
 			if err != nil {
 				return moved, fmt.Errorf("reading lead state %s: %w", key, err)
 			}
+			// Only where the partition has no state of the lead yet: one
+			// there was written by an owner since, and is newer.
 			newKey := LeadKey(stream.PartitionOf(ou, lead, partitions), ou, lead)
-			if _, err := l.streams.Leads.Write(ctx, stream.Msg{Subject: stream.KeySubject(stream.LeadsBucket, newKey), Data: entry.Value()}); err != nil {
+			if _, err := l.streams.Leads.Write(ctx, stream.Msg{Subject: stream.KeySubject(stream.LeadsBucket, newKey), Data: entry.Value()}.Expect(0)); err != nil {
 				return moved, fmt.Errorf("moving lead state %s: %w", key, err)
 			}
 			if err := l.streams.LeadsKV.Delete(ctx, key); err != nil {

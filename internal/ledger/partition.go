@@ -89,15 +89,19 @@ func (pt *Partition) Index() int { return pt.index }
 func (pt *Partition) Checkpoint() uint64 { return pt.checkpoint }
 
 // LoadLeads hands add the partition's stored lead states, up to limit of
-// them (0: all), and reports whether it handed all of them.
+// them (0: all), and reports whether it handed all of them. It reads the
+// partition's leads and its fence together, in stream order, and is done
+// only once it has read this claim's own fence write: every state stored
+// before the claim comes before it, so none is missed even when the reader
+// is served by a replica that is behind.
 func (pt *Partition) LoadLeads(ctx context.Context, limit int, add func(key string, s LeadState)) (complete bool, err error) {
-	prefix := strconv.Itoa(pt.index) + ".>"
-	w, err := pt.l.streams.LeadsKV.Watch(ctx, prefix, jetstream.IgnoreDeletes())
+	w, err := pt.l.streams.LeadsKV.WatchFiltered(ctx, []string{strconv.Itoa(pt.index) + ".>", fenceKey(pt.index)}, jetstream.IgnoreDeletes())
 	if err != nil {
 		return false, fmt.Errorf("reading the lead states of partition %d: %w", pt.index, err)
 	}
 	defer func() { _ = w.Stop() }()
 	n := 0
+	caughtUp, sawClaim := false, false
 	for {
 		select {
 		case <-ctx.Done():
@@ -106,18 +110,25 @@ func (pt *Partition) LoadLeads(ctx context.Context, limit int, add func(key stri
 			if !ok {
 				return false, errors.New("reading lead states: the watcher stopped")
 			}
-			if entry == nil { // every current value has been delivered
+			switch {
+			case entry == nil: // every value the reader had has been delivered
+				caughtUp = true
+			case entry.Key() == fenceKey(pt.index):
+				sawClaim = sawClaim || entry.Revision() >= pt.fence
+			default:
+				if limit > 0 && n == limit {
+					return false, nil
+				}
+				s, err := decodeLeadState(entry.Value())
+				if err != nil {
+					return false, fmt.Errorf("lead state %q: %w", entry.Key(), err)
+				}
+				add(entry.Key(), s)
+				n++
+			}
+			if caughtUp && sawClaim {
 				return true, nil
 			}
-			if limit > 0 && n == limit {
-				return false, nil
-			}
-			s, err := decodeLeadState(entry.Value())
-			if err != nil {
-				return false, fmt.Errorf("lead state %q: %w", entry.Key(), err)
-			}
-			add(entry.Key(), s)
-			n++
 		}
 	}
 }

@@ -354,13 +354,22 @@ func Ensure(ctx context.Context, js jetstream.JetStream, l Layout) (*Streams, er
 		if err != nil {
 			return nil, fmt.Errorf("reading bucket %s: %w", cfg.Bucket, err)
 		}
-		if sc := s.CachedInfo().Config; !sc.AllowAtomicPublish {
-			sc.AllowAtomicPublish = true
+		// Lead states are read from the stream's leader only: a direct
+		// read may be answered by a replica that is behind, and a new
+		// owner of a partition must see every state stored before its
+		// claim (docs/design.md, "Exactly once across owners").
+		direct := cfg.Bucket != LeadsBucket
+		if sc := s.CachedInfo().Config; !sc.AllowAtomicPublish || sc.AllowDirect != direct {
+			sc.AllowAtomicPublish, sc.AllowDirect = true, direct
 			if s, err = js.UpdateStream(ctx, sc); err != nil {
 				return nil, fmt.Errorf("allowing atomic batches on bucket %s: %w", cfg.Bucket, err)
 			}
 			if err := checkAtomic(s.CachedInfo().Config); err != nil {
 				return nil, err
+			}
+			// The handle reads as the stream now says.
+			if kv, err = js.KeyValue(ctx, cfg.Bucket); err != nil {
+				return nil, fmt.Errorf("opening bucket %s: %w", cfg.Bucket, err)
 			}
 		}
 		kvs[cfg.Bucket] = kv

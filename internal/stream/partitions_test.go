@@ -156,3 +156,28 @@ func TestWriteAllIsAllOrNothing(t *testing.T) {
 	}
 	_ = conn
 }
+
+// TestLeadStatesAreReadFromTheLeader: the lead-state bucket refuses direct
+// reads (a replica behind the leader could answer one), after a restart
+// too, when the client library would turn them back on; the deliveries
+// bucket, whose writes are compare-and-swaps anyway, keeps them.
+func TestLeadStatesAreReadFromTheLeader(t *testing.T) {
+	conn, _ := openLayout(t, Layout{})
+	ctx := context.Background()
+	for range 2 {
+		streams, err := Ensure(ctx, conn.JS, Layout{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		streams.Close()
+		for bucket, want := range map[string]bool{LeadsBucket: false, DeliveriesBucket: true} {
+			s, err := conn.JS.Stream(ctx, BucketStream(bucket))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.CachedInfo().Config.AllowDirect; got != want {
+				t.Errorf("%s: AllowDirect %v, want %v", bucket, got, want)
+			}
+		}
+	}
+}

@@ -80,3 +80,26 @@ func OrderedFrom(ctx context.Context, js jetstream.JetStream, streamName string,
 	}
 	return c, nil
 }
+
+// ReadFrom reads a stream in order after seq, as OrderedFrom does, with up
+// to maxMessages fetched ahead; the messages stop when ctx ends or when
+// the returned stop is called (defer it).
+func ReadFrom(ctx context.Context, js jetstream.JetStream, streamName string, seq uint64, maxMessages int, filters ...string) (jetstream.MessagesContext, func(), error) {
+	consumer, err := OrderedFrom(ctx, js, streamName, seq, filters...)
+	if err != nil {
+		return nil, nil, err
+	}
+	msgs, err := consumer.Messages(jetstream.PullMaxMessages(maxMessages))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading stream %s after %d: %w", streamName, seq, err)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-stopped:
+		}
+		msgs.Stop()
+	}()
+	return msgs, func() { close(stopped) }, nil
+}

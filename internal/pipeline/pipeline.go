@@ -209,10 +209,11 @@ func (p *Pipeline) evaluatePartition(ctx context.Context, partition int) error {
 	// then marks the partition incomplete).
 	p.cache.drop(partition)
 	p.cache.setComplete(partition, true)
-	complete := false
+	complete, loaded := false, 0
 	if room := p.cache.room(); room > 0 {
 		complete, err = part.LoadLeads(ctx, room, func(key string, s ledger.LeadState) {
 			p.cache.put(partition, key, s)
+			loaded++
 		})
 		if err != nil {
 			return err
@@ -225,25 +226,12 @@ func (p *Pipeline) evaluatePartition(ctx context.Context, partition int) error {
 	// An ordered consumer from the checkpoint: events are evaluated in
 	// stream order, and a new owner resumes right after the last snapshot.
 	// The checkpoint, not an acknowledgement, records progress.
-	consumer, err := ledger.OrderedFrom(ctx, p.Streams.JS, stream.EventsStream, checkpoint, stream.PartitionFilter(partition))
+	msgs, stop, err := ledger.ReadFrom(ctx, p.Streams.JS, stream.EventsStream, checkpoint, 2*p.BatchSize, stream.PartitionFilter(partition))
 	if err != nil {
 		return err
 	}
-	p.Log.Info("Evaluating a partition", "partition", partition, "checkpoint", checkpoint, "leadsCached", p.cache.len(), "allLeadsCached", complete)
-
-	msgs, err := consumer.Messages(jetstream.PullMaxMessages(2 * p.BatchSize))
-	if err != nil {
-		return fmt.Errorf("consuming events: %w", err)
-	}
-	stopped := make(chan struct{})
-	defer close(stopped)
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-stopped:
-		}
-		msgs.Stop()
-	}()
+	defer stop()
+	p.Log.Info("Evaluating a partition", "partition", partition, "checkpoint", checkpoint, "leads", loaded, "allLeadsCached", complete)
 
 	w := newWorker(p, part)
 	defer w.finalSnapshot()

@@ -72,23 +72,11 @@ func (r *Router) route(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	consumer, err := ledger.OrderedFrom(ctx, r.Streams.JS, stream.EventsStream, through, stream.LegacyFilter)
+	msgs, stop, err := ledger.ReadFrom(ctx, r.Streams.JS, stream.EventsStream, through, 2*r.BatchSize, stream.LegacyFilter)
 	if err != nil {
 		return err
 	}
-	msgs, err := consumer.Messages(jetstream.PullMaxMessages(2 * r.BatchSize))
-	if err != nil {
-		return fmt.Errorf("reading events to route: %w", err)
-	}
-	stopped := make(chan struct{})
-	defer close(stopped)
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-stopped:
-		}
-		msgs.Stop()
-	}()
+	defer stop()
 	r.Log.Info("Routing events published without their lead", "after", through)
 	batch := make([]jetstream.Msg, 0, r.BatchSize)
 	for {

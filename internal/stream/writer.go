@@ -416,7 +416,7 @@ func (w *Writer) atomic(ctx context.Context, chunk []slot) (*jetstream.APIError,
 			if err := w.nc.PublishMsg(msg); err != nil {
 				return nil, fmt.Errorf("writing a batch to %s: %w", w.stream, err)
 			}
-			if i == (len(chunk)-1)/2 && crashArmed(w.stream) {
+			if i == (len(chunk)-1)/2 && crashArmed(w.stream, len(chunk)) {
 				_ = w.nc.Flush() // half the batch staged on the server
 				maybeCrash(w.stream)
 			}

@@ -26,6 +26,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/localsystem"
+	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
 )
 
 var _ = Describe("Faults", Ordered, func() {
@@ -335,7 +336,7 @@ var _ = Describe("Faults", Ordered, func() {
 			GinkgoWriter.Println(summary)
 		}()
 
-		run = startArmed("LEADVIBE_FIRINGS", crashAt)
+		run = startArmed("LEADVIBE_FIRINGS", strconv.Itoa(crashAt))
 		// Post the requests in order until the operator dies under one.
 		for i, r := range requests {
 			if _, err := o.api.tryPostEvents(r); err != nil {
@@ -368,18 +369,19 @@ var _ = Describe("Faults", Ordered, func() {
 		const (
 			ou = "e2e-crash-snapshot"
 			// The primer's leads cross first, on their own: the first
-			// snapshot holds them, fewer than the writer's MinBatch, so
-			// written one at a time (not an atomic batch, not counted by
-			// the crash point), then its checkpoint.
+			// snapshots hold them, a few leads in each partition's batch,
+			// too few for the crash point to count (crashMin).
 			primerLeads = 20
 			// The bulk's leads then change within one snapshot interval:
-			// the next snapshot writes 4,000 lead states, as atomic
-			// batches of 1,000, then the evaluator's checkpoint.
+			// the next snapshots write 4,000 lead states, about 250 in
+			// each partition's atomic batch, each with its checkpoint.
 			bulkLeads = 4000
-			// The operator dies in the second atomic batch of lead
-			// states: the second batch of the bulk's snapshot, half of it
-			// staged, the first committed, the checkpoint not moved.
-			crashAt = 2
+			// The operator dies in the second of those batches, half of it
+			// staged: the first partition's committed, the checkpoints of
+			// that one's and any committed before the crash moved, the
+			// others' not.
+			crashAt  = 2
+			crashMin = 100
 		)
 		triggers := []refTrigger{
 			{ID: "any-50", Threshold: 50},
@@ -476,7 +478,7 @@ var _ = Describe("Faults", Ordered, func() {
 			GinkgoWriter.Println(summary)
 		}()
 
-		run = startArmed("KV_LEADVIBE_LEADS", crashAt)
+		run = startArmed("KV_LEADVIBE_LEADS", fmt.Sprintf("%d:%d", crashAt, crashMin))
 		// The first events after more than a snapshot interval (2 s) of
 		// quiet since the evaluator started are snapshotted at once: the
 		// primer's alone.
@@ -505,8 +507,8 @@ var _ = Describe("Faults", Ordered, func() {
 		// last complete snapshot, the primer's.
 		if restarted, found := run.restartEvaluatorStart(30 * time.Second); ok && found {
 			committed := restarted.Leads - armedStart.Leads
-			loaded = fmt.Sprintf("the restarted evaluator loaded %d lead states (%d more than the armed one, %d of the bulk's snapshot: %d of its atomic batches committed) and checkpoint %d (the armed one started at %d)",
-				restarted.Leads, committed, committed-primerLeads, (committed-primerLeads)/1000, restarted.Checkpoint, armedStart.Checkpoint)
+			loaded = fmt.Sprintf("the restarted evaluator loaded %d lead states (%d more than the armed one, %d of the bulk's snapshots) and checkpoints up to %d (the armed one's up to %d)",
+				restarted.Leads, committed, committed-primerLeads, restarted.Checkpoint, armedStart.Checkpoint)
 			Expect(committed).To(BeNumerically("<", primerLeads+bulkLeads), "the crash interrupted the bulk's snapshot: %s", loaded)
 			Expect(committed).To(BeNumerically(">=", primerLeads), "the primer's snapshot was committed before the crash: %s", loaded)
 		}
@@ -580,7 +582,7 @@ var _ = Describe("Faults", Ordered, func() {
 			GinkgoWriter.Println(summary)
 		}()
 
-		run = startArmed("LEADVIBE_EVENTS", crashAt)
+		run = startArmed("LEADVIBE_EVENTS", strconv.Itoa(crashAt))
 		for _, r := range requests[:crashAt-1] {
 			Expect(o.api.mustPostEvents(r).Accepted).To(Equal(len(r)))
 		}
@@ -729,9 +731,9 @@ type crashRun struct {
 // only this start sees the variable. When the spec ends with the armed
 // operator still running, it is stopped and started again without the
 // variable, so that it cannot die in a later spec.
-func startArmed(stream string, n int) *crashRun {
+func startArmed(stream, at string) *crashRun {
 	GinkgoHelper()
-	run := &crashRun{point: fmt.Sprintf("%s:%d", stream, n)}
+	run := &crashRun{point: stream + ":" + at}
 	By("restarting the operator with " + crashEnv + "=" + run.point)
 	Expect(operator.Stop()).To(Succeed())
 	run.logFrom = logSize()
@@ -806,8 +808,9 @@ func (r *crashRun) describe(inFlight int, postErr error) string {
 	return s
 }
 
-// evaluatorStart is what the evaluator logs as it starts: the lead states
-// it loaded and the checkpoint it resumes after.
+// evaluatorStart is what the evaluator logs as it starts, summed over its
+// partitions: the lead states it loaded and the highest checkpoint it
+// resumes after.
 type evaluatorStart struct {
 	Leads, Checkpoint int64
 	seen              time.Time
@@ -836,8 +839,13 @@ func waitEvaluatorStart(from int64, timeout time.Duration) (evaluatorStart, bool
 	}
 }
 
-// findEvaluatorStart reads the first "Evaluator starting" line of the
-// operator's log (JSON, one record a line) after offset from.
+// suitePartitions is the number of partitions of the suite's stream (the
+// default).
+const suitePartitions = stream.DefaultPartitions
+
+// findEvaluatorStart reads the first "Evaluating a partition" line of each
+// partition in the operator's log (JSON, one record a line) after offset
+// from, once there is one for every partition.
 func findEvaluatorStart(from int64) (evaluatorStart, bool) {
 	f, err := os.Open(operator.LogPath())
 	if err != nil {
@@ -849,16 +857,25 @@ func findEvaluatorStart(from int64) (evaluatorStart, bool) {
 	}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	var start evaluatorStart
+	seen := map[int64]bool{}
 	for sc.Scan() {
 		var line struct {
 			Msg        string `json:"msg"`
+			Partition  *int64 `json:"partition"`
 			Leads      *int64 `json:"leads"`
 			Checkpoint *int64 `json:"checkpoint"`
 		}
-		if json.Unmarshal(sc.Bytes(), &line) != nil || line.Msg != "Evaluator starting" || line.Leads == nil || line.Checkpoint == nil {
+		if json.Unmarshal(sc.Bytes(), &line) != nil || line.Msg != "Evaluating a partition" || line.Partition == nil || line.Leads == nil || line.Checkpoint == nil || seen[*line.Partition] {
 			continue
 		}
-		return evaluatorStart{Leads: *line.Leads, Checkpoint: *line.Checkpoint, seen: time.Now()}, true
+		seen[*line.Partition] = true
+		start.Leads += *line.Leads
+		start.Checkpoint = max(start.Checkpoint, *line.Checkpoint)
+		if len(seen) == suitePartitions {
+			start.seen = time.Now()
+			return start, true
+		}
 	}
 	return evaluatorStart{}, false
 }
@@ -1019,8 +1036,9 @@ func (c apiClient) mustPostEvents(events []event) ingestAnswer {
 	return ans
 }
 
-// storedEvents is how many messages the OU's subject of the documented
-// LEADVIBE_EVENTS stream holds.
+// storedEvents is how many messages the OU's lead subjects of the
+// documented LEADVIBE_EVENTS stream hold: every event POST /events
+// stored (it publishes each to its lead's subject).
 func storedEvents(ou string) uint64 {
 	GinkgoHelper()
 	nc, err := nats.Connect(operator.NATSURL(), nats.Name("e2e-events-counter"), nats.Timeout(5*time.Second))
@@ -1032,9 +1050,13 @@ func storedEvents(ou string) uint64 {
 	defer cancel()
 	s, err := js.Stream(ctx, "LEADVIBE_EVENTS")
 	Expect(err).NotTo(HaveOccurred())
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(eventSubject(ou)))
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(eventSubject(ou)+".>"))
 	Expect(err).NotTo(HaveOccurred())
-	return info.State.Subjects[eventSubject(ou)]
+	var n uint64
+	for _, count := range info.State.Subjects {
+		n += count
+	}
+	return n
 }
 
 // operatorMetric is the sum of the series of the operator's metric name

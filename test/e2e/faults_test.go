@@ -731,9 +731,9 @@ type crashRun struct {
 // only this start sees the variable. When the spec ends with the armed
 // operator still running, it is stopped and started again without the
 // variable, so that it cannot die in a later spec.
-func startArmed(stream, at string) *crashRun {
+func startArmed(streamName, at string) *crashRun {
 	GinkgoHelper()
-	run := &crashRun{point: stream + ":" + at}
+	run := &crashRun{point: streamName + ":" + at}
 	By("restarting the operator with " + crashEnv + "=" + run.point)
 	Expect(operator.Stop()).To(Succeed())
 	run.logFrom = logSize()

@@ -235,6 +235,7 @@ func (p *Pipeline) evaluatePartition(ctx context.Context, partition int) error {
 
 	w := newWorker(p, part)
 	defer w.finalSnapshot()
+	watch := stallWatch{partition: partition, interval: stallInterval, last: time.Now()}
 	for {
 		batch, err := w.collect(msgs)
 		if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
@@ -244,12 +245,15 @@ func (p *Pipeline) evaluatePartition(ctx context.Context, partition int) error {
 			return fmt.Errorf("consuming events: %w", err)
 		}
 		if len(batch) > 0 {
+			watch.last, watch.behind = time.Now(), 0
 			if err := w.process(ctx, batch); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
 				return err
 			}
+		} else if err := watch.check(ctx, p.Streams.JS, w.applied); err != nil {
+			return err
 		}
 		if err := w.maybeSnapshot(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -283,3 +287,44 @@ func (w *worker) collect(msgs jetstream.MessagesContext) ([]jetstream.Msg, error
 	w.batch = batch
 	return batch, nil
 }
+
+// stallInterval is how long a partition's reader may deliver nothing
+// before the pipeline checks whether the partition has events it has
+// not delivered.
+const stallInterval = 15 * time.Second
+
+// stallWatch notices a partition's reader that has stopped delivering
+// while the partition has events after the last one evaluated (an
+// ordered consumer lost on a cluster, a client library's failed reset):
+// the partition's evaluation then starts again, from a new claim and a
+// new reader, instead of waiting forever.
+type stallWatch struct {
+	partition int
+	interval  time.Duration
+	last      time.Time // the last batch, or the last check
+	// behind is an event the last check found stored and not delivered;
+	// it must be delivered by the next check.
+	behind uint64
+}
+
+func (s *stallWatch) check(ctx context.Context, js jetstream.JetStream, applied uint64) error {
+	if time.Since(s.last) < s.interval {
+		return nil
+	}
+	s.last = time.Now()
+	if s.behind > applied {
+		return fmt.Errorf("%w: partition %d held event %d %s ago, and the evaluator is still at %d", errStalled, s.partition, s.behind, s.interval, applied)
+	}
+	s.behind = 0
+	st, err := js.Stream(ctx, stream.EventsStream)
+	if err != nil {
+		return nil // the stream is unreachable: the reader says so itself
+	}
+	if msg, err := st.GetLastMsgForSubject(ctx, stream.PartitionFilter(s.partition)); err == nil && msg.Sequence > applied {
+		s.behind = msg.Sequence
+	}
+	return nil
+}
+
+// errStalled says a partition's reader stopped delivering its events.
+var errStalled = errors.New("the partition's reader stopped delivering events")

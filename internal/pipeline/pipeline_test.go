@@ -763,3 +763,30 @@ func (c *claimSignal) Claim(ctx context.Context, p int, owner string) (Partition
 	}
 	return part, err
 }
+
+// TestAStalledReaderIsNoticed: a partition whose events stay undelivered
+// past two checks is reported stalled (its evaluation then starts again);
+// one that delivers them is not.
+func TestAStalledReaderIsNoticed(t *testing.T) {
+	s := newSystem(t)
+	s.publish(newEvent("e1", "ld_1", "page_view", 10), newEvent("e2", "ld_1", "page_view", 20))
+	ctx := context.Background()
+	w := stallWatch{partition: 0, interval: time.Millisecond, last: time.Now()}
+	time.Sleep(2 * time.Millisecond)
+	if err := w.check(ctx, s.conn.JS, 2); err != nil || w.behind != 0 {
+		t.Fatalf("caught up: %v, behind %d", err, w.behind)
+	}
+	time.Sleep(2 * time.Millisecond)
+	if err := w.check(ctx, s.conn.JS, 1); err != nil || w.behind != 2 {
+		t.Fatalf("first check behind: %v, behind %d", err, w.behind)
+	}
+	time.Sleep(2 * time.Millisecond)
+	if err := w.check(ctx, s.conn.JS, 1); !errors.Is(err, errStalled) {
+		t.Fatalf("second check still behind: %v, want errStalled", err)
+	}
+	w.behind = 2
+	time.Sleep(2 * time.Millisecond)
+	if err := w.check(ctx, s.conn.JS, 2); err != nil {
+		t.Fatalf("delivered in between: %v", err)
+	}
+}

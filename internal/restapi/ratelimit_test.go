@@ -46,7 +46,10 @@ var _ = Describe("POST /events rate limit", func() {
 		Expect(string(r.body)).To(ContainSubstring("over its event rate limit"))
 		after, err := strconv.Atoi(r.header.Get("Retry-After"))
 		Expect(err).NotTo(HaveOccurred(), "Retry-After %q", r.header.Get("Retry-After"))
-		Expect(after).To(BeNumerically(">=", 9), "1000 events at 100 a second")
+		// 1000 events at 100 a second need up to 10 s, less what the
+		// budget refilled while the requests ran (a slow machine refills
+		// more).
+		Expect(after).To(And(BeNumerically(">", 0), BeNumerically("<=", 10)), "1000 events at 100 a second")
 		st, err := eventStream.JS.Stream(suiteCtx, stream.EventsStream)
 		Expect(err).NotTo(HaveOccurred())
 		msg, err := st.GetLastMsgForSubject(suiteCtx, stream.EventOUFilter(ou))

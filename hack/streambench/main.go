@@ -184,7 +184,7 @@ func avgSize(evs []event.Event) int {
 	return total / len(evs)
 }
 
-func open(policy stream.SyncPolicy) (*stream.Conn, func()) {
+func open(policy stream.SyncPolicy, partitions int) (*stream.Conn, func()) {
 	dir, err := os.MkdirTemp("", "streambench-")
 	if err != nil {
 		fail(err)
@@ -193,7 +193,7 @@ func open(policy stream.SyncPolicy) (*stream.Conn, func()) {
 	if err != nil {
 		fail(err)
 	}
-	if _, err := conn.Ensure(context.Background(), stream.Layout{}); err != nil {
+	if _, err := conn.Ensure(context.Background(), stream.Layout{Partitions: partitions}); err != nil {
 		fail(err)
 	}
 	return conn, func() { conn.Close(); os.RemoveAll(dir) }
@@ -320,7 +320,7 @@ func fallbackCount() float64 {
 // rawPublish measures, on a fresh server, publishing the events the way p
 // says, and checks that the stream holds them all.
 func rawPublish(policy stream.SyncPolicy, evs []event.Event, p publisher, atomicBatch int) float64 {
-	conn, done := open(policy)
+	conn, done := open(policy, stream.DefaultPartitions)
 	defer done()
 	start := time.Now()
 	publishWith(conn, evs, p, atomicBatch)
@@ -345,7 +345,7 @@ func checkStored(conn *stream.Conn, n int) {
 // raw measures the stream alone: async publish of the events, then an
 // ordered consumer reading them back.
 func raw(policy stream.SyncPolicy, evs []event.Event) (publish, consume float64) {
-	conn, done := open(policy)
+	conn, done := open(policy, stream.DefaultPartitions)
 	defer done()
 	start := time.Now()
 	publishAll(conn, evs)
@@ -380,7 +380,7 @@ func raw(policy stream.SyncPolicy, evs []event.Event) (publish, consume float64)
 // says and measures from the first publish until the last event's batch
 // is committed.
 func endToEnd(policy stream.SyncPolicy, evs []event.Event, n, batch int, pub publisher, atomicBatch, partitions int) (float64, int64) {
-	conn, done := open(policy)
+	conn, done := open(policy, partitions)
 	defer done()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/stream"
@@ -102,4 +104,28 @@ func ReadFrom(ctx context.Context, js jetstream.JetStream, streamName string, se
 		msgs.Stop()
 	}()
 	return msgs, func() { close(stopped) }, nil
+}
+
+// NextBatch reads the next batch of msgs into batch (reusing its array):
+// it waits up to a second for one message, then gathers more while they
+// arrive within linger, up to size. It returns an empty batch when the
+// stream is idle.
+func NextBatch(msgs jetstream.MessagesContext, batch []jetstream.Msg, size int, linger time.Duration) ([]jetstream.Msg, error) {
+	batch = batch[:0]
+	msg, err := msgs.Next(jetstream.NextMaxWait(time.Second))
+	if errors.Is(err, nats.ErrTimeout) {
+		return batch, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	batch = append(batch, msg)
+	for len(batch) < size {
+		msg, err := msgs.Next(jetstream.NextMaxWait(linger))
+		if err != nil {
+			break // a timeout ends the batch; anything else shows on the next call
+		}
+		batch = append(batch, msg)
+	}
+	return batch, nil
 }

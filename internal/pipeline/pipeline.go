@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/event"
@@ -264,28 +263,14 @@ func (p *Pipeline) evaluatePartition(ctx context.Context, partition int) error {
 	}
 }
 
-// collect waits up to a second for one message, then gathers more while
-// they arrive within the linger time, up to the batch size. It returns an
-// empty batch when the stream is idle.
+// collect reads the next batch of the partition's events (empty when the
+// stream is idle).
 func (w *worker) collect(msgs jetstream.MessagesContext) ([]jetstream.Msg, error) {
-	batch := w.batch[:0]
-	msg, err := msgs.Next(jetstream.NextMaxWait(time.Second))
-	if errors.Is(err, nats.ErrTimeout) {
-		return batch, nil
+	batch, err := ledger.NextBatch(msgs, w.batch, w.p.BatchSize, w.p.Linger)
+	if batch != nil {
+		w.batch = batch
 	}
-	if err != nil {
-		return nil, err
-	}
-	batch = append(batch, msg)
-	for len(batch) < w.p.BatchSize {
-		msg, err := msgs.Next(jetstream.NextMaxWait(w.p.Linger))
-		if err != nil {
-			break // a timeout ends the batch; anything else shows on the next collect
-		}
-		batch = append(batch, msg)
-	}
-	w.batch = batch
-	return batch, nil
+	return batch, err
 }
 
 // stallInterval is how long a partition's reader may deliver nothing

@@ -169,7 +169,7 @@ func (w *worker) evaluate(ctx context.Context, msg jetstream.Msg, meta *jetstrea
 		w.reject(ou, seq, msg.Data(), err)
 		return rejected, nil
 	}
-	if parts.LeadToken != stream.LeadToken(ev.LeadID) {
+	if !stream.IsLeadToken(parts.LeadToken, ev.LeadID) {
 		// Another lead's subject: evaluating it here could take its lead
 		// out of order with the lead's own partition.
 		w.reject(ou, seq, msg.Data(), fmt.Errorf("subject %q, lead_id %q: %w", msg.Subject(), ev.LeadID, event.ErrLeadMismatch))

@@ -80,24 +80,15 @@ func (r *Router) route(ctx context.Context) error {
 	r.Log.Info("Routing events published without their lead", "after", through)
 	batch := make([]jetstream.Msg, 0, r.BatchSize)
 	for {
-		batch = batch[:0]
-		msg, err := msgs.Next(jetstream.NextMaxWait(time.Second))
-		if errors.Is(err, nats.ErrTimeout) {
-			continue
-		}
+		batch, err = ledger.NextBatch(msgs, batch, r.BatchSize, time.Millisecond)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return nil
 			}
 			return fmt.Errorf("reading events to route: %w", err)
 		}
-		batch = append(batch, msg)
-		for len(batch) < r.BatchSize {
-			msg, err := msgs.Next(jetstream.NextMaxWait(time.Millisecond))
-			if err != nil {
-				break
-			}
-			batch = append(batch, msg)
+		if len(batch) == 0 {
+			continue
 		}
 		if through, rev, err = r.routeBatch(ctx, batch, through, rev); err != nil {
 			return err

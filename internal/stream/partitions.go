@@ -46,6 +46,15 @@ const routerCheckpointSubject = eventsSubjectPrefix + "_router"
 // the evaluator refuses the event (its lead would not match its subject).
 func LeadToken(leadID string) string { return idToken(leadID) }
 
+// IsLeadToken reports whether token is leadID's LeadToken, without making
+// it: the evaluator checks every event's subject against its lead.
+func IsLeadToken(token, leadID string) bool {
+	if plainID(leadID) {
+		return token == leadID
+	}
+	return token == idToken(leadID)
+}
+
 // LeadSubject is the subject an event of a lead of an OU is published to.
 func LeadSubject(ou, leadID string) string {
 	return eventsSubjectPrefix + nameToken(ou) + "." + LeadToken(leadID)
@@ -90,24 +99,27 @@ func ParseEventSubject(subject string) (EventSubjectParts, bool) {
 	if !ok {
 		return EventSubjectParts{}, false
 	}
-	tokens := strings.Split(rest, ".")
-	for _, t := range tokens {
-		if t == "" || t == "*" || t == ">" {
+	// Cut, not Split: the evaluator parses every event's subject.
+	ou, rest, partitioned := strings.Cut(rest, ".")
+	if !partitioned {
+		if !literalToken(ou) {
 			return EventSubjectParts{}, false
 		}
+		return EventSubjectParts{OU: ou, Partition: -1}, true
 	}
-	switch len(tokens) {
-	case 1:
-		return EventSubjectParts{OU: tokens[0], Partition: -1}, true
-	case 3:
-		p, err := strconv.Atoi(tokens[2])
-		if err != nil || p < 0 {
-			return EventSubjectParts{}, false
-		}
-		return EventSubjectParts{OU: tokens[0], LeadToken: tokens[1], Partition: p}, true
+	lead, part, ok := strings.Cut(rest, ".")
+	if !ok || !literalToken(ou) || !literalToken(lead) || strings.Contains(part, ".") {
+		return EventSubjectParts{}, false
 	}
-	return EventSubjectParts{}, false
+	p, err := strconv.Atoi(part)
+	if err != nil || p < 0 {
+		return EventSubjectParts{}, false
+	}
+	return EventSubjectParts{OU: ou, LeadToken: lead, Partition: p}, true
 }
+
+// literalToken reports whether t is one subject token, not a wildcard.
+func literalToken(t string) bool { return t != "" && t != "*" && t != ">" }
 
 // partitionTransform is the events stream's transform for n partitions.
 func partitionTransform(n int) string {

@@ -181,3 +181,28 @@ func TestLeadStatesAreReadFromTheLeader(t *testing.T) {
 		}
 	}
 }
+
+// TestSubjectChecksAllocateNothing: the evaluator parses every event's
+// subject and checks its lead against the body's; for the lead ids that
+// are tokens already, that costs no allocation, and IsLeadToken agrees
+// with LeadToken for every id.
+func TestSubjectChecksAllocateNothing(t *testing.T) {
+	subject := LeadSubject("demo", "ld_123") + ".7"
+	allocs := testing.AllocsPerRun(100, func() {
+		parts, ok := ParseEventSubject(subject)
+		if !ok || !IsLeadToken(parts.LeadToken, "ld_123") {
+			t.Fatal("the subject does not parse")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per event", allocs)
+	}
+	for _, id := range []string{"ld_1", "a.b", "ünï", "~", "", "x~41", "A-Z_0"} {
+		if !IsLeadToken(LeadToken(id), id) {
+			t.Errorf("IsLeadToken(LeadToken(%q)) is false", id)
+		}
+		if IsLeadToken(LeadToken(id)+"x", id) {
+			t.Errorf("IsLeadToken accepts another token for %q", id)
+		}
+	}
+}

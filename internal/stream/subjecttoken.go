@@ -49,6 +49,9 @@ func idToken(s string) string {
 	if s == "" {
 		return "~"
 	}
+	if plainID(s) {
+		return s
+	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; isNameByte(c) || c == '_' {
@@ -107,6 +110,19 @@ func plainKey(key string) bool {
 		case isNameByte(c), c == '_', c == '/', c == '=':
 		case c == '.' && key[i-1] != '.':
 		default:
+			return false
+		}
+	}
+	return true
+}
+
+// plainID reports whether idToken would leave s as it is.
+func plainID(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isNameByte(c) && c != '_' {
 			return false
 		}
 	}

@@ -790,3 +790,46 @@ func TestAStalledReaderIsNoticed(t *testing.T) {
 		t.Fatalf("delivered in between: %v", err)
 	}
 }
+
+// TestASmallLeadCacheReadsTheBucket: with room for 5 of the 40 leads, the
+// evaluator reads forgotten leads from the bucket, across a restart too,
+// and makes exactly the firings of a cache that holds them all.
+func TestASmallLeadCacheReadsTheBucket(t *testing.T) {
+	s := newSystem(t)
+	triggers, events, want := knownCrossings()
+	misses := metricstest.Value(t, metrics.LeadCacheMisses)
+	half := len(events) / 2
+	for i, part := range [][]event.Event{events[:half], events[half:]} {
+		s.publish(part...)
+		ctx, cancel := context.WithCancel(context.Background())
+		var mu sync.Mutex
+		var last uint64
+		p := &Pipeline{Streams: s.streams, Ledger: s.ledger, Triggers: triggers, Log: testr.New(t), BatchSize: 64,
+			SnapshotInterval: 5 * time.Millisecond, CacheSize: 5,
+			OnCommit: func(b Batch) { mu.Lock(); last = b.LastSeq; mu.Unlock() }}
+		done := make(chan error, 1)
+		go func() { done <- p.Start(ctx) }()
+		target := lastSeq(t, s.conn.JS, stream.EventsStream)
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			mu.Lock()
+			reached := last >= target
+			mu.Unlock()
+			if reached {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("run %d did not reach sequence %d", i, target)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := metricstest.Value(t, metrics.LeadCacheMisses) - misses; got == 0 {
+		t.Error("no lead was read from the bucket")
+	}
+	expectExactlyOnce(t, s.conn.JS, want)
+}

@@ -332,11 +332,11 @@ func decodeTime(v []byte) (time.Time, problem) {
 	s := jsonUnquote(v)
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, problem{ReasonInvalidValue, "must be an RFC 3339 time such as 2025-01-15T10:35:00Z, got " + strconv.Quote(text.ClipBytes(s, 64))}
+		return time.Time{}, problem{ReasonInvalidValue, "must be an RFC 3339 time such as 2025-01-15T10:35:00Z, got " + quoteClipped(s, 64)}
 	}
 	t = t.UTC()
 	if y := t.Year(); y < 0 || y > 9999 {
-		return time.Time{}, problem{ReasonInvalidValue, "must be between the years 0000 and 9999 in UTC, got " + strconv.Quote(text.ClipBytes(s, 64))}
+		return time.Time{}, problem{ReasonInvalidValue, "must be between the years 0000 and 9999 in UTC, got " + quoteClipped(s, 64)}
 	}
 	return t, problem{}
 }
@@ -386,5 +386,17 @@ func fieldDisplayName(name string) string {
 			return name
 		}
 	}
-	return strconv.Quote(text.ClipBytes(name, maxNameBytes))
+	return quoteClipped(name, maxNameBytes)
+}
+
+// quoteClipped quotes at most n bytes of s, and fewer when escaping would
+// make the quoted form longer than n+8 bytes (a control character quotes
+// as four): an error repeats a bounded excerpt, whatever the input holds.
+func quoteClipped(s string, n int) string {
+	q := strconv.Quote(text.ClipBytes(s, n))
+	for m := n; len(q) > n+8 && m > 0; {
+		m /= 2
+		q = strconv.Quote(text.ClipBytes(s, m))
+	}
+	return q
 }

@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -154,5 +155,56 @@ var _ = Describe("MilestoneTrigger schema", func() {
 			delete(s, "webhookURL")
 			s["webhookURLSecretRef"] = ref("hook", "url\x00")
 		}, "spec.webhookURLSecretRef.key", "should match"),
+		Entry("rearmBelow equal to scoreThreshold", func(s map[string]any) { s["rearmBelow"] = int64(75) },
+			"spec.rearmBelow", "rearmBelow must be below scoreThreshold"),
+		Entry("rearmBelow above scoreThreshold", func(s map[string]any) { s["rearmBelow"] = int64(90) },
+			"spec.rearmBelow", "rearmBelow must be below scoreThreshold"),
+		Entry("rearmBelow out of range", func(s map[string]any) { s["rearmBelow"] = int64(-5_000_000_000) },
+			"spec.rearmBelow", "greater than or equal to -1000000000"),
+		Entry("string rearmBelow", func(s map[string]any) { s["rearmBelow"] = "60" },
+			"spec.rearmBelow", "must be of type integer"),
+		Entry("cooldown that is not a duration", func(s map[string]any) { s["cooldown"] = "soon" },
+			"spec.cooldown", "should match"),
+		Entry("cooldown in days", func(s map[string]any) { s["cooldown"] = "7d" },
+			"spec.cooldown", "should match"),
+		Entry("cooldown as a number", func(s map[string]any) { s["cooldown"] = int64(1800) },
+			"spec.cooldown", "must be of type string"),
+		Entry("cooldown of zero", func(s map[string]any) { s["cooldown"] = "0s" },
+			"spec.cooldown", "cooldown must be more than 0s and at most 90 days (2160h)"),
+		Entry("negative cooldown", func(s map[string]any) { s["cooldown"] = "-30m" },
+			"spec.cooldown", "cooldown must be more than 0s and at most 90 days (2160h)"),
+		Entry("cooldown over 90 days", func(s map[string]any) { s["cooldown"] = "2160h0m0.001s" },
+			"spec.cooldown", "cooldown must be more than 0s and at most 90 days (2160h)"),
+		Entry("cooldown beyond a duration's range", func(s map[string]any) { s["cooldown"] = "9999999999h" },
+			"spec.cooldown"),
 	)
+
+	DescribeTable("accepts rearmBelow and cooldown within their bounds",
+		func(rearmBelow any, cooldown string) {
+			u := manifest(ns)
+			if rearmBelow != nil {
+				spec(u)["rearmBelow"] = rearmBelow
+			}
+			if cooldown != "" {
+				spec(u)["cooldown"] = cooldown
+			}
+			Expect(k8sClient.Create(suiteCtx, u, client.FieldValidation("Strict"))).To(Succeed())
+		},
+		Entry("rearmBelow just below the threshold", int64(74), ""),
+		Entry("rearmBelow at the bottom of the range", int64(-1_000_000_000), ""),
+		Entry("a cooldown of 1ns", nil, "1ns"),
+		Entry("a cooldown of 30m", nil, "30m"),
+		Entry("a cooldown of 1h30m, as Go writes it", int64(60), "1h30m0s"),
+		Entry("a cooldown of 1.5h", nil, "1.5h"),
+		Entry("a cooldown of exactly 90 days", nil, "2160h"),
+	)
+
+	It("checks rearmBelow against a changed scoreThreshold", func() {
+		u := manifest(ns)
+		spec(u)["rearmBelow"] = int64(60)
+		Expect(k8sClient.Create(suiteCtx, u, client.FieldValidation("Strict"))).To(Succeed())
+		err := k8sClient.Patch(suiteCtx, u, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"scoreThreshold":60}}`)))
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "unexpected error: %v", err)
+		Expect(err.Error()).To(ContainSubstring("rearmBelow must be below scoreThreshold"))
+	})
 })

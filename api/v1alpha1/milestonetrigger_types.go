@@ -10,6 +10,7 @@ import (
 //
 // +kubebuilder:validation:XValidation:rule="!(has(self.webhookURL) && has(self.webhookURLSecretRef))",fieldPath=".webhookURLSecretRef",message="webhookURL and webhookURLSecretRef are mutually exclusive: set one of them"
 // +kubebuilder:validation:XValidation:rule="!has(self.webhookSigningSecretRef) || has(self.webhookURL) || has(self.webhookURLSecretRef)",fieldPath=".webhookSigningSecretRef",message="webhookSigningSecretRef needs a webhook: set webhookURL or webhookURLSecretRef"
+// +kubebuilder:validation:XValidation:rule="!has(self.rearmBelow) || self.rearmBelow < self.scoreThreshold",fieldPath=".rearmBelow",message="rearmBelow must be below scoreThreshold"
 type MilestoneTriggerSpec struct {
 	// name is the trigger's display name, shown in notifications and in the
 	// REST API. It is not the resource name (metadata.name), which is the
@@ -37,6 +38,27 @@ type MilestoneTriggerSpec struct {
 	// +kubebuilder:validation:Minimum=-1000000000
 	// +kubebuilder:validation:Maximum=1000000000
 	ScoreThreshold *int64 `json:"scoreThreshold"`
+
+	// rearmBelow, when set, is the score a lead must drop below, after it
+	// reached scoreThreshold, before the trigger can fire for it again: a
+	// lead whose score wobbles around the threshold fires once, not on
+	// every rise. A crossing waiting for eventType stays pending down to
+	// it. Must be below scoreThreshold. Defaults to scoreThreshold.
+	// +optional
+	// +kubebuilder:validation:Minimum=-1000000000
+	// +kubebuilder:validation:Maximum=1000000000
+	RearmBelow *int64 `json:"rearmBelow,omitempty"`
+
+	// cooldown, when set, is how long after the trigger fires for a lead a
+	// new crossing by that lead neither fires nor stays pending, measured
+	// between the events' times (created_at). A duration such as 30m or
+	// 1h, more than 0 and at most 90 days (2160h).
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('2160h')",message="cooldown must be more than 0s and at most 90 days (2160h)"
+	Cooldown *metav1.Duration `json:"cooldown,omitempty"`
 
 	// active says whether the trigger fires. An inactive trigger neither
 	// fires nor keeps pending crossings. Defaults to true.

@@ -155,6 +155,16 @@ func (in *MilestoneTriggerSpec) DeepCopyInto(out *MilestoneTriggerSpec) {
 		*out = new(int64)
 		**out = **in
 	}
+	if in.RearmBelow != nil {
+		in, out := &in.RearmBelow, &out.RearmBelow
+		*out = new(int64)
+		**out = **in
+	}
+	if in.Cooldown != nil {
+		in, out := &in.Cooldown, &out.Cooldown
+		*out = new(v1.Duration)
+		**out = **in
+	}
 	if in.Active != nil {
 		in, out := &in.Active, &out.Active
 		*out = new(bool)

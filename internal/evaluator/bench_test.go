@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 )
 
 // benchStream is a precomputed stream of events over many leads, with the
@@ -103,22 +104,74 @@ func (s *benchStream) evaluate(ix *Index, i int, buf []Firing) []Firing {
 	return buf
 }
 
+// benchStart is the time of the first event of BenchmarkEvaluatePolicies.
+var benchStart = time.Date(2025, 1, 15, 10, 0, 0, 0, time.UTC)
+
+// evaluateTimed is evaluate with the i-th event at benchStart + i
+// seconds: with 4096 leads, a lead's events are about an hour apart.
+func (s *benchStream) evaluateTimed(ix *Index, i int, buf []Firing) []Firing {
+	j := i & (benchEvents - 1)
+	lead := s.leads[j]
+	ev := s.events[j]
+	ev.At = benchStart.Add(time.Duration(i) * time.Second)
+	s.states[lead], buf = ix.Evaluate(s.states[lead], ev, buf[:0])
+	return buf
+}
+
+// withPolicies gives a third of triggers a rearm level 1 to 50 below their
+// threshold, and another third a cooldown of 1 to 180 minutes.
+func withPolicies(r *rand.Rand, triggers []Trigger) []Trigger {
+	for i := range triggers {
+		switch i % 3 {
+		case 0:
+			rearm := triggers[i].Threshold - 1 - int64(r.IntN(50))
+			triggers[i].RearmBelow = &rearm
+		case 1:
+			triggers[i].Cooldown = time.Duration(1+r.IntN(180)) * time.Minute
+		}
+	}
+	return triggers
+}
+
 func BenchmarkEvaluate(b *testing.B) {
-	for _, n := range []int{10, 1000, 100000} {
+	benchmarkEvaluate(b, false)
+}
+
+// BenchmarkEvaluatePolicies is BenchmarkEvaluate with rearm levels and
+// cooldowns on two thirds of the triggers, and event times.
+func BenchmarkEvaluatePolicies(b *testing.B) {
+	benchmarkEvaluate(b, true)
+}
+
+func benchmarkEvaluate(b *testing.B, policies bool) {
+	sizes := []int{10, 1000, 100000}
+	if policies {
+		// With policies, a lead holds entries for about a hundredth of the
+		// triggers (a third have rearm bands averaging 25 points of the
+		// 1000): 100000 triggers would take minutes to warm up.
+		sizes = []int{10, 1000, 10000}
+	}
+	for _, n := range sizes {
 		b.Run(fmt.Sprintf("triggers=%d", n), func(b *testing.B) {
 			r := rand.New(rand.NewPCG(uint64(n), 42))
-			ix := NewIndex(benchTriggers(r, n))
+			triggers := benchTriggers(r, n)
+			evaluate := (*benchStream).evaluate
+			if policies {
+				triggers = withPolicies(r, triggers)
+				evaluate = (*benchStream).evaluateTimed
+			}
+			ix := NewIndex(triggers)
 			s := newBenchStream(r)
 			var buf []Firing
 			// Two passes grow the buffers and pending lists to their
 			// steady size, outside the timer.
 			for i := range 2 * benchEvents {
-				buf = s.evaluate(ix, i, buf)
+				buf = evaluate(s, ix, i, buf)
 			}
 			b.ReportAllocs()
 			i, fired := 0, 0
 			for b.Loop() {
-				buf = s.evaluate(ix, i, buf)
+				buf = evaluate(s, ix, i, buf)
 				fired += len(buf)
 				i++
 			}

@@ -2,8 +2,11 @@ package evaluator
 
 import (
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // trig is an active trigger whose UID is its name with "#1".
@@ -56,7 +59,16 @@ type step struct {
 	score    int64
 	want     []Firing
 	pending  []Pending // the lead's pending crossings after the event
+	// at is the event's time, after stepTime.
+	at time.Duration
+	// disarmed and cooldowns are the lead's Disarmed and Cooldowns entries
+	// after the event, in any order.
+	disarmed  []Disarmed
+	cooldowns []Cooldown
 }
+
+// stepTime is the time of a step whose at is 0.
+var stepTime = time.Date(2025, 1, 15, 10, 0, 0, 0, time.UTC)
 
 // ev is a step with an event of type typ and score.
 func ev(typ string, score int64, want ...Firing) step {
@@ -419,7 +431,7 @@ func runSteps(t *testing.T, triggers []Trigger, steps []step) {
 		if lead == "" {
 			lead = "L"
 		}
-		e := Event{ID: "e", LeadID: lead, Type: s.typ, Score: s.score}
+		e := Event{ID: "e", LeadID: lead, Type: s.typ, Score: s.score, At: stepTime.Add(s.at)}
 		st, got := ix.Evaluate(states[lead], e, nil)
 		states[lead] = st
 		if !sameFirings(got, s.want) {
@@ -427,6 +439,12 @@ func runSteps(t *testing.T, triggers []Trigger, steps []step) {
 		}
 		if !samePending(st.Pending, s.pending) {
 			t.Errorf("step %d (%s %d): pending = %+v, want %+v", i, s.typ, s.score, st.Pending, s.pending)
+		}
+		if !sameDisarmed(disarmedIn(st), s.disarmed) {
+			t.Errorf("step %d (%s %d): disarmed = %+v, want %+v", i, s.typ, s.score, disarmedIn(st), s.disarmed)
+		}
+		if !sameCooldowns(cooldownsIn(st), s.cooldowns) {
+			t.Errorf("step %d (%s %d): cooldowns = %+v, want %+v", i, s.typ, s.score, cooldownsIn(st), s.cooldowns)
 		}
 		if !st.Seen || st.Score != s.score {
 			t.Errorf("step %d: state = seen %v score %d, want seen at %d", i, st.Seen, st.Score, s.score)
@@ -440,6 +458,45 @@ func sameFirings(got, want []Firing) bool {
 
 func samePending(got, want []Pending) bool {
 	return len(got) == 0 && len(want) == 0 || reflect.DeepEqual(got, want)
+}
+
+// disarmedIn returns the Disarmed entries of s.
+func disarmedIn(s LeadState) []Disarmed {
+	if s.Holds == nil {
+		return nil
+	}
+	return s.Holds.Disarmed
+}
+
+// cooldownsIn returns the Cooldown entries of s.
+func cooldownsIn(s LeadState) []Cooldown {
+	if s.Holds == nil {
+		return nil
+	}
+	return s.Holds.Cooldowns
+}
+
+// sameDisarmed compares Disarmed entries in any order.
+func sameDisarmed(got, want []Disarmed) bool {
+	by := func(a, b Disarmed) int { return strings.Compare(a.Trigger, b.Trigger) }
+	got, want = slices.SortedFunc(slices.Values(got), by), slices.SortedFunc(slices.Values(want), by)
+	return len(got) == 0 && len(want) == 0 || reflect.DeepEqual(got, want)
+}
+
+// sameCooldowns compares Cooldown entries in any order.
+func sameCooldowns(got, want []Cooldown) bool {
+	by := func(a, b Cooldown) int { return strings.Compare(a.Trigger, b.Trigger) }
+	got, want = slices.SortedFunc(slices.Values(got), by), slices.SortedFunc(slices.Values(want), by)
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if g.Trigger != w.Trigger || g.UID != w.UID || g.Epoch != w.Epoch || !g.FiredAt.Equal(w.FiredAt) {
+			return false
+		}
+	}
+	return true
 }
 
 func TestIndexLen(t *testing.T) {
@@ -548,7 +605,10 @@ func TestEvaluateAppendsToBuf(t *testing.T) {
 }
 
 func TestEvaluateAllocations(t *testing.T) {
-	ix := NewIndex([]Trigger{any10, click10, any20, open20, click30})
+	hot := withRearm(trig("hot", "", 35), 25)
+	cold := withCooldown(trig("cold", "open", 28), time.Hour)
+	ix := NewIndex([]Trigger{any10, click10, any20, open20, click30, hot, cold})
+	fired := stepTime.Add(-time.Minute)
 	tests := []struct {
 		name  string
 		state LeadState
@@ -559,18 +619,43 @@ func TestEvaluateAllocations(t *testing.T) {
 		{"crossings", LeadState{Seen: true, Score: 0}, Event{Type: "open", Score: 40}},
 		{"unseen", LeadState{}, Event{Type: "click", Score: 40}},
 		{"pending fires", LeadState{Seen: true, Score: 12, Pending: []Pending{pend(click10)}}, Event{Type: "click", Score: 25}},
+		{"drop into a band", LeadState{Seen: true, Score: 40}, Event{Type: "open", Score: 30}},
+		{"disarmed back above", LeadState{Seen: true, Score: 30, Holds: &Holds{Disarmed: []Disarmed{disarm(hot)}}}, Event{Type: "open", Score: 40}},
+		{"crossing in the cooldown", LeadState{Seen: true, Score: 0, Holds: &Holds{Cooldowns: []Cooldown{{Trigger: "cold", UID: "cold#1", FiredAt: fired}}}}, Event{Type: "open", Score: 29, At: stepTime}},
+		{"cooldown ran out", LeadState{Seen: true, Score: 0, Holds: &Holds{Cooldowns: []Cooldown{{Trigger: "cold", UID: "cold#1", FiredAt: fired}}}}, Event{Type: "open", Score: 29, At: stepTime.Add(time.Hour)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pending := make([]Pending, 0, 8)
+			holds := &Holds{Disarmed: make([]Disarmed, 0, 8), Cooldowns: make([]Cooldown, 0, 8)}
+			disarmed, cooldowns := holds.Disarmed, holds.Cooldowns
 			buf := make([]Firing, 0, 8)
 			allocs := testing.AllocsPerRun(100, func() {
+				st := tt.state
+				st.Pending = append(pending[:0], tt.state.Pending...)
+				holds.Disarmed = append(disarmed[:0], disarmedIn(tt.state)...)
+				holds.Cooldowns = append(cooldowns[:0], cooldownsIn(tt.state)...)
+				st.Holds = holds
+				_, buf = ix.Evaluate(st, tt.ev, buf[:0])
+			})
+			if allocs != 0 {
+				t.Errorf("allocs per Evaluate = %v, want 0", allocs)
+			}
+			if tt.state.Holds != nil {
+				return
+			}
+			// A lead without holds that needs none gets none, for nothing.
+			st := tt.state
+			if after, _ := ix.Evaluate(st.Clone(), tt.ev, nil); after.Holds != nil {
+				return // it needs some: a cooldown started, or a disarm
+			}
+			allocs = testing.AllocsPerRun(100, func() {
 				st := tt.state
 				st.Pending = append(pending[:0], tt.state.Pending...)
 				_, buf = ix.Evaluate(st, tt.ev, buf[:0])
 			})
 			if allocs != 0 {
-				t.Errorf("allocs per Evaluate = %v, want 0", allocs)
+				t.Errorf("allocs per Evaluate without holds = %v, want 0", allocs)
 			}
 		})
 	}

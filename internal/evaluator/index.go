@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Index holds the triggers of one OU prepared for evaluation. It is
@@ -18,6 +19,12 @@ type Index struct {
 	thresholds []int64
 	// byName maps a trigger name to its position in entries.
 	byName map[string]int
+	// rearms are the positions in entries of the triggers with a rearm
+	// level below their threshold, in entries' order, and
+	// rearmThresholds[i] is the threshold of entries[rearms[i]]: the
+	// triggers a lead may stay disarmed for below their thresholds.
+	rearms          []int
+	rearmThresholds []int64
 	// total counts the distinct trigger names, active or not.
 	total int
 }
@@ -29,6 +36,11 @@ type entry struct {
 	epoch     uint64
 	eventType string
 	threshold int64
+	// rearm is the score a lead must drop below to re-arm: the trigger's
+	// RearmBelow when below its threshold, else the threshold.
+	rearm int64
+	// cooldown is the trigger's Cooldown; 0 for none.
+	cooldown time.Duration
 }
 
 // NewIndex prepares triggers for evaluation. It copies what it needs, so the
@@ -48,6 +60,8 @@ func NewIndex(triggers []Trigger) *Index {
 				epoch:     t.Epoch,
 				eventType: t.EventType,
 				threshold: t.Threshold,
+				rearm:     rearmLevel(t),
+				cooldown:  max(t.Cooldown, 0),
 			})
 		}
 	}
@@ -57,8 +71,20 @@ func NewIndex(triggers []Trigger) *Index {
 	for i, e := range ix.entries {
 		ix.thresholds[i] = e.threshold
 		ix.byName[e.name] = i
+		if e.rearm < e.threshold {
+			ix.rearms = append(ix.rearms, i)
+			ix.rearmThresholds = append(ix.rearmThresholds, e.threshold)
+		}
 	}
 	return ix
+}
+
+// rearmLevel is the score below which a lead re-arms for t.
+func rearmLevel(t Trigger) int64 {
+	if t.RearmBelow != nil && *t.RearmBelow < t.Threshold {
+		return *t.RearmBelow
+	}
+	return t.Threshold
 }
 
 // Len returns the number of triggers in the index, active or not, counting
@@ -97,15 +123,15 @@ func (ix *Index) lookup(name string) (*entry, bool) {
 }
 
 // crossed returns the half-open range [lo, hi) of entries whose thresholds a
-// lead in state crosses by moving to score n: (p, n] for a seen lead with
-// score p, (-inf, n] for an unseen one.
-func (ix *Index) crossed(state LeadState, n int64) (lo, hi int) {
-	if state.Seen && n <= state.Score {
+// lead crosses by moving to score n: (p, n] for a seen lead with score p,
+// (-inf, n] for an unseen one.
+func (ix *Index) crossed(seen bool, p, n int64) (lo, hi int) {
+	if seen && n <= p {
 		return 0, 0
 	}
 	hi = upperBound(ix.thresholds, n)
-	if state.Seen {
-		lo = upperBound(ix.thresholds[:hi], state.Score)
+	if seen {
+		lo = upperBound(ix.thresholds[:hi], p)
 	}
 	return lo, hi
 }

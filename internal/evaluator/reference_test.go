@@ -5,15 +5,26 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
-// reference is a deliberately naive implementation of SPEC section 4 to
-// check the Index against: it loops over every trigger and keeps pending
-// crossings in a map keyed by lead and trigger name.
+// reference is a deliberately naive implementation of SPEC section 4, with
+// rearmBelow and cooldowns, to check the Index against: it loops over every
+// trigger and keeps pending crossings, disarms and last firings in maps
+// keyed by lead and trigger name. Unlike the Index, it keeps a disarm for
+// every trigger the lead is at or above, with or without a rearm level.
 type reference struct {
 	leads   map[string]*refLead
 	pending map[refKey]Pending
+	// disarmed: the lead reached the trigger's threshold and has not
+	// dropped below its rearm level since (recorded with the trigger's
+	// UID, threshold and epoch then).
+	disarmed map[refKey]Disarmed
+	// fired: the trigger's last firing for the lead, while its cooldown
+	// runs.
+	fired map[refKey]Cooldown
 }
 
 type refLead struct {
@@ -26,7 +37,16 @@ type refKey struct {
 }
 
 func newReference() *reference {
-	return &reference{leads: map[string]*refLead{}, pending: map[refKey]Pending{}}
+	return &reference{leads: map[string]*refLead{}, pending: map[refKey]Pending{},
+		disarmed: map[refKey]Disarmed{}, fired: map[refKey]Cooldown{}}
+}
+
+// refRearm is the score below which a lead re-arms for t.
+func refRearm(t Trigger) int64 {
+	if t.RearmBelow == nil || *t.RearmBelow >= t.Threshold {
+		return t.Threshold
+	}
+	return *t.RearmBelow
 }
 
 // evaluate applies ev with the OU's current triggers and returns the
@@ -37,34 +57,130 @@ func (r *reference) evaluate(triggers []Trigger, ev Event) []Firing {
 		lead = &refLead{}
 		r.leads[ev.LeadID] = lead
 	}
+	r.endCooldowns(triggers, ev)
+	disarmed := r.disarmedBefore(triggers, ev.LeadID, lead)
+	out := r.settlePending(triggers, ev, lead)
+	for _, t := range triggers {
+		key := refKey{ev.LeadID, t.Name}
+		if !t.Active || disarmed[t.Name] || ev.Score < t.Threshold {
+			continue
+		}
+		if _, cooling := r.fired[key]; cooling {
+			continue
+		}
+		if t.EventType == "" || t.EventType == ev.Type {
+			out = append(out, r.fire(t, ev, false))
+		} else {
+			r.pending[key] = Pending{Trigger: t.Name, UID: t.UID, Threshold: t.Threshold, Epoch: t.Epoch}
+		}
+	}
+	// Disarmed after the event: at or above the threshold, or disarmed
+	// and not below the rearm level.
+	for key := range r.disarmed {
+		if key.lead == ev.LeadID {
+			delete(r.disarmed, key)
+		}
+	}
+	for _, t := range triggers {
+		if t.Active && (ev.Score >= t.Threshold || disarmed[t.Name] && ev.Score >= refRearm(t)) {
+			r.disarmed[refKey{ev.LeadID, t.Name}] = Disarmed{Trigger: t.Name, UID: t.UID, Threshold: t.Threshold, Epoch: t.Epoch}
+		}
+	}
+	lead.seen, lead.score = true, ev.Score
+	slices.SortFunc(out, compareFirings)
+	return out
+}
+
+// current returns the active trigger named name.
+func current(triggers []Trigger, name string) (Trigger, bool) {
+	t, found := findTrigger(triggers, name)
+	return t, found && t.Active
+}
+
+// endCooldowns forgets the lead's cooldowns that ran out by the event's
+// time, or whose trigger changed.
+func (r *reference) endCooldowns(triggers []Trigger, ev Event) {
+	for key, c := range r.fired {
+		if key.lead != ev.LeadID {
+			continue
+		}
+		t, ok := current(triggers, key.trigger)
+		if !ok || t.UID != c.UID || t.Epoch != c.Epoch || t.Cooldown <= 0 || ev.At.Sub(c.FiredAt) >= t.Cooldown {
+			delete(r.fired, key)
+		}
+	}
+}
+
+// disarmedBefore says, per trigger name, whether the lead is disarmed
+// before the event.
+func (r *reference) disarmedBefore(triggers []Trigger, leadID string, lead *refLead) map[string]bool {
+	disarmed := map[string]bool{}
+	for _, t := range triggers {
+		if !t.Active || !lead.seen {
+			continue
+		}
+		d, marked := r.disarmed[refKey{leadID, t.Name}]
+		marked = marked && d.UID == t.UID && d.Threshold == t.Threshold && d.Epoch == t.Epoch
+		disarmed[t.Name] = lead.score >= t.Threshold || marked && lead.score >= refRearm(t)
+	}
+	return disarmed
+}
+
+// settlePending drops the lead's pending crossings that are invalid or
+// re-armed, and fires those the event matches at or above the threshold.
+func (r *reference) settlePending(triggers []Trigger, ev Event, lead *refLead) []Firing {
 	var out []Firing
 	for key, p := range r.pending {
 		if key.lead != ev.LeadID {
 			continue
 		}
-		t, found := findTrigger(triggers, key.trigger)
-		if !found || !t.Active || t.UID != p.UID || t.Threshold != p.Threshold || ev.Score < p.Threshold {
+		t, ok := current(triggers, key.trigger)
+		if !ok || t.UID != p.UID || t.Threshold != p.Threshold || t.Epoch != p.Epoch || lead.score < refRearm(t) || ev.Score < refRearm(t) {
 			delete(r.pending, key)
 			continue
 		}
-		if t.EventType == "" || t.EventType == ev.Type {
-			out = append(out, Firing{Trigger: t.Name, UID: t.UID, Threshold: t.Threshold, FromPending: true})
+		if ev.Score >= t.Threshold && (t.EventType == "" || t.EventType == ev.Type) {
+			out = append(out, r.fire(t, ev, true))
 			delete(r.pending, key)
 		}
 	}
-	for _, t := range triggers {
-		wasBelow := !lead.seen || lead.score < t.Threshold
-		if !t.Active || !wasBelow || ev.Score < t.Threshold {
-			continue
-		}
-		if t.EventType == "" || t.EventType == ev.Type {
-			out = append(out, Firing{Trigger: t.Name, UID: t.UID, Threshold: t.Threshold})
-		} else {
-			r.pending[refKey{ev.LeadID, t.Name}] = Pending{Trigger: t.Name, UID: t.UID, Threshold: t.Threshold}
+	return out
+}
+
+// fire records t's firing for the event's lead, and its cooldown.
+func (r *reference) fire(t Trigger, ev Event, fromPending bool) Firing {
+	if t.Cooldown > 0 {
+		r.fired[refKey{ev.LeadID, t.Name}] = Cooldown{Trigger: t.Name, UID: t.UID, Epoch: t.Epoch, FiredAt: ev.At}
+	}
+	return Firing{Trigger: t.Name, UID: t.UID, Threshold: t.Threshold, FromPending: fromPending}
+}
+
+// disarmedOf returns the reference's disarms of lead that the Index keeps:
+// those of triggers with a rearm level below the threshold, while the
+// lead's score is between the two. Sorted by trigger name.
+func (r *reference) disarmedOf(lead string, triggers []Trigger) []Disarmed {
+	var out []Disarmed
+	score := r.leads[lead].score
+	for key, d := range r.disarmed {
+		t, _ := findTrigger(triggers, key.trigger)
+		if key.lead == lead && refRearm(t) <= score && score < t.Threshold {
+			out = append(out, d)
 		}
 	}
-	lead.seen, lead.score = true, ev.Score
-	slices.SortFunc(out, compareFirings)
+	slices.SortFunc(out, func(a, b Disarmed) int { return strings.Compare(a.Trigger, b.Trigger) })
+	return out
+}
+
+// cooldownsOf returns the reference's running cooldowns of lead, sorted by
+// trigger name.
+func (r *reference) cooldownsOf(lead string) []Cooldown {
+	var out []Cooldown
+	for key, c := range r.fired {
+		if key.lead == lead {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b Cooldown) int { return strings.Compare(a.Trigger, b.Trigger) })
 	return out
 }
 
@@ -148,10 +264,11 @@ type world struct {
 	states   map[string]LeadState
 	next     int // next trigger name or UID number
 	events   int
+	now      time.Time // the time of the last event
 }
 
 func newWorld(c chooser) *world {
-	w := &world{c: c, ref: newReference(), states: map[string]LeadState{}}
+	w := &world{c: c, ref: newReference(), states: map[string]LeadState{}, now: time.Date(2025, 1, 15, 10, 0, 0, 0, time.UTC)}
 	for n := 1 + c.intn(6); n > 0; n-- {
 		w.triggers = append(w.triggers, w.newTrigger(fmt.Sprintf("t%d", w.next)))
 	}
@@ -161,22 +278,44 @@ func newWorld(c chooser) *world {
 
 func (w *world) newTrigger(name string) Trigger {
 	w.next++
-	return Trigger{
+	t := Trigger{
 		Name:      name,
 		UID:       fmt.Sprintf("%s#%d", name, w.next),
 		EventType: triggerTypes[w.c.intn(len(triggerTypes))],
 		Threshold: w.threshold(),
 		Active:    w.c.intn(4) != 0,
 	}
+	t.RearmBelow = w.rearm(t.Threshold)
+	t.Cooldown = w.cooldown()
+	return t
 }
 
 func (w *world) threshold() int64 { return int64(w.c.intn(21) - 10) }
 
+// rearm is none a third of the time, else a little below threshold, and
+// now and then at or above it (which counts as none).
+func (w *world) rearm(threshold int64) *int64 {
+	if w.c.intn(3) == 0 {
+		return nil
+	}
+	r := threshold - int64(w.c.intn(8)) + 1
+	return &r
+}
+
+// cooldown is none half of the time, else a few minutes (events are
+// minutes apart), now and then negative (which counts as none).
+func (w *world) cooldown() time.Duration {
+	if w.c.intn(2) == 0 {
+		return 0
+	}
+	return time.Duration(w.c.intn(12)-1) * time.Minute
+}
+
 // change alters the trigger set: re-threshold, deactivate, reactivate,
-// delete, re-create with a new UID, retype, or add (replacing one when the
-// set is full).
+// delete, re-create with a new UID, retype, add (replacing one when the set
+// is full), change the rearm level or the cooldown, or move to a new epoch.
 func (w *world) change() {
-	op := w.c.intn(7)
+	op := w.c.intn(10)
 	if op == 6 && len(w.triggers) < maxTriggers || len(w.triggers) == 0 {
 		w.triggers = append(w.triggers, w.newTrigger(fmt.Sprintf("t%d", w.next)))
 		w.ix = NewIndex(w.triggers)
@@ -199,6 +338,12 @@ func (w *world) change() {
 		t.EventType = triggerTypes[w.c.intn(len(triggerTypes))]
 	case 6:
 		*t = w.newTrigger(fmt.Sprintf("t%d", w.next))
+	case 7:
+		t.RearmBelow = w.rearm(t.Threshold)
+	case 8:
+		t.Cooldown = w.cooldown()
+	case 9:
+		t.Epoch++
 	}
 	w.ix = NewIndex(w.triggers)
 }
@@ -214,7 +359,14 @@ func (w *world) event() Event {
 		score += int64(w.c.intn(9) - 4)
 	}
 	w.events++
-	return Event{ID: fmt.Sprint(w.events), LeadID: lead, Type: eventTypes[w.c.intn(len(eventTypes))], Score: score}
+	// Mostly forward by 0 to 3 minutes; now and then back by 2, as a
+	// client's created_at may be.
+	if w.c.intn(8) == 0 {
+		w.now = w.now.Add(-2 * time.Minute)
+	} else {
+		w.now = w.now.Add(time.Duration(w.c.intn(4)) * time.Minute)
+	}
+	return Event{ID: fmt.Sprint(w.events), LeadID: lead, Type: eventTypes[w.c.intn(len(eventTypes))], Score: score, At: w.now}
 }
 
 // step plays one change or event and reports a mismatch with the reference.
@@ -236,6 +388,15 @@ func (w *world) step() error {
 	pending := slices.SortedFunc(slices.Values(st.Pending), comparePending)
 	if wantPending := w.ref.pendingOf(ev.LeadID); !samePending(pending, wantPending) {
 		return fmt.Errorf("event %+v with triggers %+v: pending = %+v, want %+v", ev, w.triggers, pending, wantPending)
+	}
+	if !slices.IsSortedFunc(disarmedIn(st), disarmedOrder) || !slices.IsSortedFunc(cooldownsIn(st), cooldownOrder) {
+		return fmt.Errorf("event %+v: disarmed %+v or cooldowns %+v out of order", ev, disarmedIn(st), cooldownsIn(st))
+	}
+	if want := w.ref.disarmedOf(ev.LeadID, w.triggers); !sameDisarmed(disarmedIn(st), want) {
+		return fmt.Errorf("event %+v with triggers %+v: disarmed = %+v, want %+v", ev, w.triggers, disarmedIn(st), want)
+	}
+	if want := w.ref.cooldownsOf(ev.LeadID); !sameCooldowns(cooldownsIn(st), want) {
+		return fmt.Errorf("event %+v with triggers %+v: cooldowns = %+v, want %+v", ev, w.triggers, cooldownsIn(st), want)
 	}
 	if !st.Seen || st.Score != ev.Score {
 		return fmt.Errorf("event %+v: state seen %v score %d", ev, st.Seen, st.Score)

@@ -238,6 +238,9 @@ func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, o Config, streams *stream.St
 	if err != nil {
 		return err
 	}
+	// A simulation without a previous_score starts from the lead's stored
+	// state, read without claiming its partition.
+	sim.Leads = ledger.New(streams)
 	api, err := restapi.New(restapi.Options{
 		Addr:                 o.APIAddr,
 		CertFile:             o.APICertFile,

@@ -31,12 +31,14 @@ func (x *indexes) get(ou string) *ouIndex {
 	names := make(map[string]string, len(defs))
 	for _, d := range defs {
 		triggers = append(triggers, evaluator.Trigger{
-			Name:      d.Key.Name,
-			UID:       string(d.UID),
-			EventType: d.EventType,
-			Threshold: d.Threshold,
-			Active:    d.Active,
-			Epoch:     d.Epoch,
+			Name:       d.Key.Name,
+			UID:        string(d.UID),
+			EventType:  d.EventType,
+			Threshold:  d.Threshold,
+			RearmBelow: d.RearmBelow,
+			Cooldown:   d.Cooldown,
+			Active:     d.Active,
+			Epoch:      d.Epoch,
 		})
 		names[d.Key.Name] = d.DisplayName
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -76,8 +75,9 @@ func (w *worker) lead(ctx context.Context, key string) (ledger.LeadState, error)
 	}
 	if s, ok := w.flushing[key]; ok {
 		// The snapshot under way is encoding this copy: the evaluator
-		// may change pending crossings in place, so it gets its own.
-		s.State.Pending = slices.Clone(s.State.Pending)
+		// may change pending crossings and holds in place, so it gets its
+		// own.
+		s.State = s.State.Clone()
 		return s, nil
 	}
 	metrics.LeadCacheMisses.Inc()
@@ -186,7 +186,7 @@ func (w *worker) evaluate(ctx context.Context, msg jetstream.Msg, meta *jetstrea
 	}
 	ix := w.indexes.get(ou)
 	var state evaluator.LeadState
-	state, w.fired = ix.index.Evaluate(lead.State, evaluator.Event{ID: ev.ID, LeadID: ev.LeadID, Type: ev.EventType, Score: ev.Score}, w.fired[:0])
+	state, w.fired = ix.index.Evaluate(lead.State, evaluator.Event{ID: ev.ID, LeadID: ev.LeadID, Type: ev.EventType, Score: ev.Score, At: ev.CreatedAt}, w.fired[:0])
 	for _, f := range w.fired {
 		w.firings = append(w.firings, ledger.Firing{
 			ID:          ledger.FiringID(ou, f.UID, ev.LeadID, ev.ID),
@@ -254,15 +254,15 @@ func (w *worker) maybeSnapshot(ctx context.Context) error {
 }
 
 // startSnapshot hands the changed leads to a snapshot running beside
-// evaluation. The states are copied, pending crossings included: the
-// evaluator reuses their slices as it goes on.
+// evaluation. The states are copied, pending crossings and holds included:
+// the evaluator reuses their memory as it goes on.
 func (w *worker) startSnapshot(ctx context.Context) {
 	states := w.flushing // a failed snapshot's leads, not changed since
 	if states == nil {
 		states = make(map[string]ledger.LeadState, len(w.dirty))
 	}
 	for k, v := range w.dirty {
-		v.State.Pending = slices.Clone(v.State.Pending)
+		v.State = v.State.Clone()
 		states[k] = v
 	}
 	clear(w.dirty)

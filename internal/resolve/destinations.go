@@ -3,10 +3,12 @@ package resolve
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
@@ -49,6 +51,14 @@ func (r Resolver) Definition(ctx context.Context, obj *triggersv1alpha1.Mileston
 	if obj.Spec.ScoreThreshold != nil {
 		threshold = *obj.Spec.ScoreThreshold
 	}
+	var rearmBelow *int64
+	if r := obj.Spec.RearmBelow; r != nil {
+		rearmBelow = ptr.To(*r)
+	}
+	var cooldown time.Duration
+	if c := obj.Spec.Cooldown; c != nil {
+		cooldown = c.Duration
+	}
 	return triggerset.Definition{
 		Key:          client.ObjectKeyFromObject(obj),
 		UID:          obj.UID,
@@ -56,6 +66,8 @@ func (r Resolver) Definition(ctx context.Context, obj *triggersv1alpha1.Mileston
 		DisplayName:  obj.Spec.DisplayName,
 		EventType:    obj.Spec.EventType,
 		Threshold:    threshold,
+		RearmBelow:   rearmBelow,
+		Cooldown:     cooldown,
 		Active:       obj.IsActive(),
 		Epoch:        uint64(obj.Status.ArmedGeneration),
 		Destinations: destinations,

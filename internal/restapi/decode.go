@@ -10,6 +10,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
 	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 )
@@ -78,6 +80,12 @@ func decodeTriggerTree(tree any, mode decodeMode) (*triggerDoc, error) {
 			if n, hasThreshold = d.integer(k, v); hasThreshold {
 				s.ScoreThreshold = ptrTo(n)
 			}
+		case "rearm_below":
+			if n, ok := d.integer(k, v); ok {
+				s.RearmBelow = ptrTo(n)
+			}
+		case "cooldown":
+			s.Cooldown = d.duration(k, v)
 		case "active":
 			s.Active = d.boolean(k, v)
 		case "webhook_url":
@@ -218,6 +226,29 @@ func (d *fieldDecoder) integer(path string, v any) (int64, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// duration returns a duration field, written as Go writes durations ("30m",
+// "1h30m", "90s"); nil when it is absent (null or ""). Its bounds are the
+// schema's.
+func (d *fieldDecoder) duration(path string, v any) *metav1.Duration {
+	switch t := v.(type) {
+	case nil:
+		return nil
+	case string:
+		if t == "" {
+			return nil
+		}
+		dur, err := time.ParseDuration(t)
+		if err != nil {
+			d.fail(path, `must be a duration such as "30m" or "1h" (units h, m, s, ms, us, ns)`)
+			return nil
+		}
+		return &metav1.Duration{Duration: dur}
+	default:
+		d.fail(path, `must be a string holding a duration such as "30m" or "1h"`)
+		return nil
+	}
 }
 
 func (d *fieldDecoder) boolean(path string, v any) *bool {

@@ -52,7 +52,8 @@ func TestDecodeTriggerAllFields(t *testing.T) {
 		"webhook_url_secret_ref":{"name":"hook","key":"url"},
 		"webhook_signing_secret_ref":{"name":"hook","key":"signing"},
 		"email_preheader":"p","slack":{"webhook_url":"https://hooks.slack.com/x"},
-		"teams":{"webhook_url_secret_ref":{"name":"chat","key":"teams"}}}`
+		"teams":{"webhook_url_secret_ref":{"name":"chat","key":"teams"}},
+		"rearm_below":-20,"cooldown":"1h30m"}`
 	doc, err := decodeTrigger([]byte(body), forCreate)
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +70,8 @@ func TestDecodeTriggerAllFields(t *testing.T) {
 		EmailPreheader:          "p",
 		Slack:                   &triggersv1alpha1.ChatDestination{WebhookURL: &slack},
 		Teams:                   &triggersv1alpha1.ChatDestination{WebhookURLSecretRef: &triggersv1alpha1.SecretKeyRef{Name: "chat", Key: "teams"}},
+		RearmBelow:              ptrTo[int64](-20),
+		Cooldown:                &metav1.Duration{Duration: 90 * time.Minute},
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("spec = %+v, want %+v", s, want)
@@ -77,7 +80,8 @@ func TestDecodeTriggerAllFields(t *testing.T) {
 
 func TestDecodeTriggerNullsAndEmptiesAreAbsent(t *testing.T) {
 	body := `{"name":"n","score_threshold":1,"event_type":null,"webhook_url":"","emails":null,
-		"active":null,"slack":null,"email_subject":null,"webhook_url_secret_ref":null}`
+		"active":null,"slack":null,"email_subject":null,"webhook_url_secret_ref":null,
+		"rearm_below":null,"cooldown":""}`
 	doc, err := decodeTrigger([]byte(body), forCreate)
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +114,22 @@ func TestDecodeTriggerErrors(t *testing.T) {
 			fields: []FieldError{{Field: "score_threshold", Message: "must be an integer"}}},
 		{name: "huge threshold", body: `{"name":"n","score_threshold":123456789012345678901234567890}`, status: 400,
 			fields: []FieldError{{Field: "score_threshold", Message: "must be an integer between -1000000000 and 1000000000"}}},
+		{name: "string rearm_below", body: `{"name":"n","score_threshold":75,"rearm_below":"60"}`, status: 400,
+			fields: []FieldError{{Field: "rearm_below", Message: "must be an integer"}}},
+		{name: "fractional rearm_below", body: `{"name":"n","score_threshold":75,"rearm_below":59.5}`, status: 400,
+			fields: []FieldError{{Field: "rearm_below", Message: "must be an integer"}}},
+		{name: "huge rearm_below", body: `{"name":"n","score_threshold":75,"rearm_below":-99999999999999999999}`, status: 400,
+			fields: []FieldError{{Field: "rearm_below", Message: "must be an integer between -1000000000 and 1000000000"}}},
+		{name: "cooldown not a duration", body: `{"name":"n","score_threshold":75,"cooldown":"soon"}`, status: 400,
+			fields: []FieldError{{Field: "cooldown", Message: `must be a duration such as "30m" or "1h" (units h, m, s, ms, us, ns)`}}},
+		{name: "cooldown in days", body: `{"name":"n","score_threshold":75,"cooldown":"1d"}`, status: 400,
+			fields: []FieldError{{Field: "cooldown", Message: `must be a duration such as "30m" or "1h" (units h, m, s, ms, us, ns)`}}},
+		{name: "cooldown without a unit", body: `{"name":"n","score_threshold":75,"cooldown":"30"}`, status: 400,
+			fields: []FieldError{{Field: "cooldown", Message: `must be a duration such as "30m" or "1h" (units h, m, s, ms, us, ns)`}}},
+		{name: "cooldown beyond a duration's range", body: `{"name":"n","score_threshold":75,"cooldown":"9999999999h"}`, status: 400,
+			fields: []FieldError{{Field: "cooldown", Message: `must be a duration such as "30m" or "1h" (units h, m, s, ms, us, ns)`}}},
+		{name: "cooldown in seconds as a number", body: `{"name":"n","score_threshold":75,"cooldown":1800}`, status: 400,
+			fields: []FieldError{{Field: "cooldown", Message: `must be a string holding a duration such as "30m" or "1h"`}}},
 		{name: "number name", body: `{"name":5,"score_threshold":1}`, status: 400,
 			fields: []FieldError{{Field: "name", Message: "must be a string"}}},
 		{name: "string active", body: `{"name":"n","score_threshold":1,"active":"yes"}`, status: 400,
@@ -262,6 +282,15 @@ func FuzzDecodeTrigger(f *testing.F) {
 		`{"name":"\u00e9\ud83d\ude00","score_threshold":0}`,
 		`{"name":"a\u0000","score_threshold":0,"email_message":"a\n\tb\u0085"}`,
 		"{\"name\":\"a\xff\",\"score_threshold\":0}", `{"name":"\ud800","score_threshold":0}`,
+		`{"name":"n","score_threshold":75,"rearm_below":60,"cooldown":"30m"}`,
+		`{"name":"n","score_threshold":75,"rearm_below":75,"cooldown":"2160h0m0.000000001s"}`,
+		`{"name":"n","score_threshold":75,"rearm_below":-1000000001,"cooldown":"-1h30m"}`,
+		`{"name":"n","score_threshold":75,"rearm_below":null,"cooldown":null}`,
+		`{"name":"n","score_threshold":75,"cooldown":"1.5h"}`, `{"name":"n","score_threshold":75,"cooldown":"90s"}`,
+		`{"name":"n","score_threshold":75,"cooldown":"500ms"}`, `{"name":"n","score_threshold":75,"cooldown":".5us"}`,
+		`{"name":"n","score_threshold":75,"cooldown":"1d"}`, `{"name":"n","score_threshold":75,"cooldown":"0"}`,
+		`{"name":"n","score_threshold":75,"cooldown":"9223372036854775807ns"}`, `{"name":"n","score_threshold":75,"cooldown":1800}`,
+		`{"name":"n","score_threshold":75,"rearm_below":"60","cooldown":["30m"]}`,
 	} {
 		f.Add([]byte(seed))
 	}

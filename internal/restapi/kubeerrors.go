@@ -185,7 +185,7 @@ var (
 	specPathRE = regexp.MustCompile(`\bspec\.[A-Za-z0-9_]+(?:\[[^\]]*\])*(?:\.[A-Za-z0-9_]+(?:\[[^\]]*\])*)*`)
 	// camelFieldRE finds the resource's camelCase field names in messages
 	// written by the CRD's CEL rules.
-	camelFieldRE = regexp.MustCompile(`\b(?:webhookURLSecretRef|webhookSigningSecretRef|webhookURL|scoreThreshold|eventType|emailSubject|emailPreheader|emailMessage)\b`)
+	camelFieldRE = regexp.MustCompile(`\b(?:webhookURLSecretRef|webhookSigningSecretRef|webhookURL|scoreThreshold|rearmBelow|eventType|emailSubject|emailPreheader|emailMessage)\b`)
 )
 
 // translateText rewrites the resource's field names in an API server

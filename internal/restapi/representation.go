@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -33,6 +34,13 @@ type Trigger struct {
 	WebhookSigningSecretRef *SecretKeyRef    `json:"webhook_signing_secret_ref,omitempty"`
 	Slack                   *ChatDestination `json:"slack,omitempty"`
 	Teams                   *ChatDestination `json:"teams,omitempty"`
+
+	// RearmBelow is the spec's rearmBelow: the score a lead must drop
+	// below before the trigger can fire for it again.
+	RearmBelow *int64 `json:"rearm_below,omitempty"`
+	// Cooldown is the spec's cooldown as a Go duration, shortest form
+	// ("30m", "1h30m").
+	Cooldown string `json:"cooldown,omitempty"`
 
 	// Status is what the operator observed. Read-only; ignored in request
 	// bodies of PUT and PATCH.
@@ -119,6 +127,12 @@ func toTrigger(mt *triggersv1alpha1.MilestoneTrigger) Trigger {
 	if s.ScoreThreshold != nil {
 		t.ScoreThreshold = *s.ScoreThreshold
 	}
+	if s.RearmBelow != nil {
+		t.RearmBelow = ptrTo(*s.RearmBelow)
+	}
+	if s.Cooldown != nil {
+		t.Cooldown = formatDuration(s.Cooldown.Duration)
+	}
 	if s.WebhookURL != nil {
 		t.WebhookURL = string(*s.WebhookURL)
 	}
@@ -173,6 +187,20 @@ func fromStatus(mt *triggersv1alpha1.MilestoneTrigger) *TriggerStatus {
 		})
 	}
 	return out
+}
+
+// formatDuration writes d as time.Duration.String does, without its
+// trailing zero units: 30m, 1h, 1h30m, 90s as 1m30s. time.ParseDuration
+// reads it back to d.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // formatTime writes a Kubernetes time in RFC 3339, UTC; unset is "".

@@ -27,11 +27,14 @@ const maxSimulateBytes = event.MaxEventBytes + 4<<10
 // SimulateRoute serves POST /triggers/{id}/simulate: it evaluates the
 // request's event against the trigger, active or not, with the real
 // evaluator, and answers 200 with whether it would fire, the SPEC rule that
-// decides, and every notification rendered exactly; test notifications are
-// sent only when the request asks. cache reads the trigger (the informer
-// cache); resolver reads the Secrets it references, straight from the API
-// server, as the controller does (same Secret label check). 409 when a
-// referenced Secret is missing, invalid or not referenceable.
+// decides, the lead state it started from, and every notification rendered
+// exactly; test notifications are sent only when the request asks. A
+// request without a previous_score starts from the lead's stored state in
+// the trigger's OU, the caller's, read by cfg.Leads. cache reads the
+// trigger (the informer cache); resolver reads the Secrets it references,
+// straight from the API server, as the controller does (same Secret label
+// check). 409 when a referenced Secret is missing, invalid or not
+// referenceable.
 //
 // What is made with a referenced Secret is shown only to a caller that
 // secretAccess allows to get that Secret: otherwise the webhook signature

@@ -109,7 +109,7 @@ var _ = BeforeSuite(func() {
 		Routes: append([]Route{
 			IngestRoute(streams.Events, suiteEventLimits),
 			SimulateRoute(mgr.GetCache(), resolve.Resolver{Reader: mgr.GetAPIReader()}, SecretAccessReviews(clientset.AuthorizationV1()),
-				simulate.Config{EmailFrom: "Triggers <triggers@example.com>", Notifiers: notifiers}),
+				simulate.Config{EmailFrom: "Triggers <triggers@example.com>", Notifiers: notifiers, Leads: firingLedger}),
 			ResendRoute(streams),
 		}, HistoryRoutes(historyStore)...),
 		Addr:                 "127.0.0.1:0",

@@ -31,8 +31,10 @@ const DefaultTestTimeout = 10 * time.Second
 type Request struct {
 	// Event is the engagement event, as POST /events takes it.
 	Event event.Event
-	// PreviousScore is the lead's score before the event; nil is a lead
-	// never seen, below every threshold.
+	// PreviousScore is the lead's score before the event. nil uses the
+	// lead's stored state (Config.Leads): its score and pending crossings
+	// as of the last snapshot, or a lead never seen, below every
+	// threshold, when it has none.
 	PreviousScore *int64
 	// PendingCrossing says the lead has a pending crossing of this trigger
 	// (it crossed on an event of another type and is still at or above the
@@ -53,6 +55,49 @@ type Config struct {
 	Notifiers []notify.Notifier
 	// TestTimeout bounds each test notification; DefaultTestTimeout when 0.
 	TestTimeout time.Duration
+	// Leads reads the stored state of the lead of a request without a
+	// PreviousScore: the ledger. Required for such requests.
+	Leads LeadReader
+}
+
+// LeadReader reads a lead's stored state without taking part in the
+// evaluation: *ledger.Ledger. found is false for a lead with no stored
+// state; stored is when the state was stored.
+type LeadReader interface {
+	ReadLead(ctx context.Context, ou, leadID string) (state ledger.LeadState, stored time.Time, found bool, err error)
+}
+
+// Where a simulation's lead state came from (LeadState.Source).
+const (
+	// SourceStored: the lead's state as the evaluator last stored it.
+	SourceStored = "stored"
+	// SourcePreviousScore: the request's previous_score (and
+	// pending_crossing); the stored state is not read.
+	SourcePreviousScore = "previous_score"
+	// SourceNew: the lead has no stored state, so is taken as never seen,
+	// below every threshold.
+	SourceNew = "new"
+)
+
+// LeadState is the lead's state before the event, as the simulation used
+// it, and where it came from.
+type LeadState struct {
+	// Source is SourceStored, SourcePreviousScore or SourceNew.
+	Source string `json:"source"`
+	// Score is the lead's score before the event; nil for a lead never
+	// seen.
+	Score *int64 `json:"score,omitempty"`
+	// PendingCrossing says the lead has a pending crossing of this
+	// trigger, as it is now (same UID, epoch and threshold), that the
+	// event may fire.
+	PendingCrossing bool `json:"pending_crossing"`
+	// AppliedSequence is the events-stream sequence of the last event the
+	// stored state covers; stored states only.
+	AppliedSequence *uint64 `json:"applied_sequence,omitempty"`
+	// AsOf is when the state was stored; stored states only. The
+	// evaluator stores its leads' states every few seconds, so events of
+	// the lead since may not be in it yet.
+	AsOf *time.Time `json:"as_of,omitempty"`
 }
 
 // Result is the answer of a simulation, as the REST API returns it.
@@ -67,6 +112,8 @@ type Result struct {
 	Rule              string `json:"rule"`
 	SpecRule          int    `json:"spec_rule"`
 	Reason            string `json:"reason"`
+	// LeadState is the lead's state the event was evaluated from.
+	LeadState LeadState `json:"lead_state"`
 	// FiringID is the id, and webhook-id, the firing has when it fires.
 	FiringID string `json:"firing_id,omitempty"`
 	// Notifications are what a firing on this event sends, channel by
@@ -82,7 +129,12 @@ func Run(ctx context.Context, cfg Config, def triggerset.Definition, req Request
 	if err := check(def, req); err != nil {
 		return Result{}, err
 	}
-	x := evaluator.Explain(evalTrigger(def), leadState(def, req), evaluator.Event{
+	t := evalTrigger(def)
+	state, used, err := leadState(ctx, cfg.Leads, def.Key.Namespace, t, req)
+	if err != nil {
+		return Result{}, err
+	}
+	x := evaluator.Explain(t, state, evaluator.Event{
 		ID: req.Event.ID, LeadID: req.Event.LeadID, Type: req.Event.EventType, Score: req.Event.Score,
 	})
 	res := Result{
@@ -93,6 +145,7 @@ func Run(ctx context.Context, cfg Config, def triggerset.Definition, req Request
 		Rule:              string(x.Rule),
 		SpecRule:          x.SpecRule,
 		Reason:            x.Reason,
+		LeadState:         used,
 	}
 	if !def.Active {
 		res.Rule, res.SpecRule = RuleInactive, 5
@@ -102,7 +155,6 @@ func Run(ctx context.Context, cfg Config, def triggerset.Definition, req Request
 	if x.Fires {
 		res.FiringID = f.ID
 	}
-	var err error
 	if res.Notifications, err = render(f, def, cfg.EmailFrom, now); err != nil {
 		return Result{}, err
 	}
@@ -133,24 +185,62 @@ func check(def triggerset.Definition, req Request) error {
 	return nil
 }
 
-// evalTrigger is the evaluator's view of def. The epoch is fixed: a
-// simulated pending crossing always belongs to the trigger as it is.
+// evalTrigger is the evaluator's view of def, with its epoch: a stored
+// pending crossing counts only if it was recorded for the trigger as it is
+// now (its UID, epoch and threshold), as in the evaluator.
 func evalTrigger(def triggerset.Definition) evaluator.Trigger {
 	return evaluator.Trigger{
 		Name: def.Key.Name, UID: string(def.UID), EventType: def.EventType,
-		Threshold: def.Threshold, Active: true, Epoch: 1,
+		Threshold: def.Threshold, Active: true, Epoch: def.Epoch,
 	}
 }
 
-func leadState(def triggerset.Definition, req Request) evaluator.LeadState {
-	if req.PreviousScore == nil {
-		return evaluator.LeadState{}
+// leadState is the lead's state before req's event, for trigger t of OU
+// ou, and what the answer says of it: the request's previous_score (and
+// pending_crossing) when it has one, otherwise the lead's stored state,
+// read from leads, of this OU only.
+func leadState(ctx context.Context, leads LeadReader, ou string, t evaluator.Trigger, req Request) (evaluator.LeadState, LeadState, error) {
+	if req.PreviousScore != nil {
+		score := *req.PreviousScore
+		st := evaluator.LeadState{Seen: true, Score: score}
+		if req.PendingCrossing {
+			st.Pending = []evaluator.Pending{{Trigger: t.Name, UID: t.UID, Threshold: t.Threshold, Epoch: t.Epoch}}
+		}
+		return st, LeadState{Source: SourcePreviousScore, Score: &score, PendingCrossing: req.PendingCrossing}, nil
 	}
-	st := evaluator.LeadState{Seen: true, Score: *req.PreviousScore}
-	if req.PendingCrossing {
-		st.Pending = []evaluator.Pending{{Trigger: def.Key.Name, UID: string(def.UID), Threshold: def.Threshold, Epoch: 1}}
+	if leads == nil {
+		return evaluator.LeadState{}, LeadState{}, errors.New("simulating without a previous_score: no reader of lead states is configured")
 	}
-	return st
+	stored, at, found, err := leads.ReadLead(ctx, ou, req.Event.LeadID)
+	if err != nil {
+		return evaluator.LeadState{}, LeadState{}, fmt.Errorf("reading the stored state of the event's lead: %w", err)
+	}
+	if !found {
+		return evaluator.LeadState{}, LeadState{Source: SourceNew}, nil
+	}
+	st, seq := stored.State, stored.AppliedSeq
+	used := LeadState{Source: SourceStored, PendingCrossing: pendingOf(st, t), AppliedSequence: &seq, AsOf: &at}
+	if st.Seen {
+		score := st.Score
+		used.Score = &score
+	}
+	return st, used, nil
+}
+
+// pendingOf reports whether st holds a pending crossing of t as it is
+// now: recorded for t's name, UID, epoch and threshold, as
+// evaluator.Explain counts one. Crossings of other triggers, of a trigger
+// of the same name deleted since, or from before t was deactivated or
+// re-thresholded do not count. A stored state keeps a pending crossing
+// only while the lead has not re-armed (the evaluator drops it then), so
+// its score need not be checked here.
+func pendingOf(st evaluator.LeadState, t evaluator.Trigger) bool {
+	for _, p := range st.Pending {
+		if p.Trigger == t.Name && p.UID == t.UID && p.Threshold == t.Threshold && p.Epoch == t.Epoch {
+			return true
+		}
+	}
+	return false
 }
 
 // firing is the firing the pipeline records for ev, with the same id.

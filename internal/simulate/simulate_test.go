@@ -114,10 +114,11 @@ func TestRunEvaluatesWithTheRules(t *testing.T) {
 		{"stays below", true, "", Request{Event: newEvent("x", 20), PreviousScore: score(10)}, false, false, "below_threshold", 4},
 		{"inactive", false, "", Request{Event: newEvent("x", 85), PreviousScore: score(40)}, false, true, "inactive", 5},
 	}
+	leads := newLedger(t)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			def := definition("https://hooks.example.com/x", "", "", c.active, c.eventType)
-			res, err := Run(context.Background(), Config{}, def, c.req, time.Now())
+			res, err := Run(context.Background(), Config{Leads: leads}, def, c.req, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -212,7 +213,7 @@ func TestRunRendersExactlyWhatIsSent(t *testing.T) {
 
 func TestRunWithoutEmailSaysSo(t *testing.T) {
 	def := definition("", "", "", true, "")
-	res, err := Run(context.Background(), Config{}, def, Request{Event: newEvent("x", 85)}, time.Now())
+	res, err := Run(context.Background(), Config{Leads: newLedger(t)}, def, Request{Event: newEvent("x", 85)}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +227,7 @@ func TestRunWithoutEmailSaysSo(t *testing.T) {
 func TestRunSendsTestNotificationsOnlyWhenAsked(t *testing.T) {
 	hook, chat := newReceiver(t, http.StatusOK), newReceiver(t, http.StatusInternalServerError)
 	def := definition(hook.URL+"/hook", chat.URL+"/slack", "", true, "")
-	cfg := Config{Notifiers: notifiers()}
+	cfg := Config{Notifiers: notifiers(), Leads: newLedger(t)}
 
 	res, err := Run(context.Background(), cfg, def, Request{Event: newEvent("x", 85), PreviousScore: score(40)}, time.Now())
 	if err != nil {
@@ -292,7 +293,7 @@ func TestTestSendsNeverEchoReceivers(t *testing.T) {
 	defer other.Close()
 
 	def := definition(hostile.URL+"/hook", other.URL+"/slack", "http://169.254.169.254/latest/meta-data/", true, "")
-	res, err := Run(context.Background(), Config{Notifiers: notifiers()}, def, Request{Event: newEvent("x", 85), SendTestNotifications: true}, time.Now())
+	res, err := Run(context.Background(), Config{Notifiers: notifiers(), Leads: newLedger(t)}, def, Request{Event: newEvent("x", 85), SendTestNotifications: true}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

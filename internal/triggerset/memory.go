@@ -85,6 +85,10 @@ func (m *Memory) Revision(namespace string) uint64 {
 }
 
 func (d Definition) clone() Definition {
+	if d.RearmBelow != nil {
+		r := *d.RearmBelow
+		d.RearmBelow = &r
+	}
 	d.Destinations.Emails = slices.Clone(d.Destinations.Emails)
 	d.Destinations.WebhookSigningSecrets = slices.Clone(d.Destinations.WebhookSigningSecrets)
 	return d

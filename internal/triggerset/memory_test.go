@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -78,6 +79,29 @@ func TestMemoryReturnsCopies(t *testing.T) {
 	again, _ := s.Get(in.Key)
 	if again.Destinations.Emails[0] != "sales@example.com" {
 		t.Fatal("the set shares its slice with a reader")
+	}
+}
+
+func TestMemoryCopiesRearmBelow(t *testing.T) {
+	s := NewMemory()
+	in := def("ou", "t", 75)
+	rearm := int64(60)
+	in.RearmBelow, in.Cooldown = &rearm, 30*time.Minute
+	s.Upsert(in)
+	rearm = 1
+
+	out, _ := s.Get(in.Key)
+	if out.RearmBelow == nil || *out.RearmBelow != 60 || out.Cooldown != 30*time.Minute {
+		t.Fatalf("Get = rearmBelow %v, cooldown %v; want 60 and 30m (the set shares the caller's pointer on Upsert?)", out.RearmBelow, out.Cooldown)
+	}
+	*out.RearmBelow = 2
+	if listed := s.List("ou"); *listed[0].RearmBelow != 60 {
+		t.Fatal("the set shares its rearmBelow with a reader")
+	}
+	none := def("ou", "u", 75)
+	s.Upsert(none)
+	if got, _ := s.Get(none.Key); got.RearmBelow != nil || got.Cooldown != 0 {
+		t.Fatalf("a definition without rearmBelow and cooldown came back with %v, %v", got.RearmBelow, got.Cooldown)
 	}
 }
 

@@ -5,6 +5,8 @@
 package triggerset
 
 import (
+	"time"
+
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -23,6 +25,13 @@ type Definition struct {
 	EventType string
 	// Threshold is the score a lead must reach from below.
 	Threshold int64
+	// RearmBelow, when set, is the score a lead must drop below after
+	// reaching Threshold before the trigger can fire for it again (the
+	// spec's rearmBelow); nil means Threshold.
+	RearmBelow *int64
+	// Cooldown, when positive, is how long after the trigger fires for a
+	// lead a new crossing by that lead does not fire (the spec's cooldown).
+	Cooldown time.Duration
 	// Active is false for a deactivated trigger, which must not fire and
 	// keeps no pending crossings.
 	Active bool

@@ -40,6 +40,21 @@ func (ix *Index) Evaluate(state LeadState, ev Event, buf []Firing) (LeadState, [
 	if ix == nil {
 		ix = &emptyIndex
 	}
+	if !ix.plain(state.Holds) {
+		return ix.evaluate(state, ev, buf)
+	}
+	// The plain path (plain.go), written out here so that the state and
+	// the event are not copied once more.
+	start := len(buf)
+	kept, buf := ix.settlePlain(state.Pending, state.Seen, state.Score, ev.Score, ev.Type, buf)
+	buf = orderPendingFirings(buf, start)
+	kept, buf = ix.crossPlain(state.Seen, state.Score, ev.Score, ev.Type, kept, buf)
+	return LeadState{Seen: true, Score: ev.Score, Pending: kept}, buf
+}
+
+// evaluate is Evaluate on the general path, which every state and index may
+// take.
+func (ix *Index) evaluate(state LeadState, ev Event, buf []Firing) (LeadState, []Firing) {
 	x := evaluation{ix: ix, seen: state.Seen, p: state.Score, pending: state.Pending, n: ev.Score, typ: ev.Type, at: ev.At}
 	h := state.Holds
 	if h != nil {
@@ -73,6 +88,11 @@ func (ix *Index) Evaluate(state LeadState, ev Event, buf []Firing) (LeadState, [
 	}
 	if h != nil {
 		h.Cooldowns, h.Disarmed = x.cooldowns, disarmed
+		if !ix.policies && h.IsZero() {
+			// The lead's holds outlived their triggers' settings: nil
+			// puts it back on the plain path.
+			h = nil
+		}
 	}
 	x.next.Holds = h
 	return x.next, buf

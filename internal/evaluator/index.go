@@ -25,6 +25,9 @@ type Index struct {
 	// triggers a lead may stay disarmed for below their thresholds.
 	rearms          []int
 	rearmThresholds []int64
+	// policies is set when an active trigger has a rearm level below its
+	// threshold or a cooldown: Evaluate then always takes the general path.
+	policies bool
 	// total counts the distinct trigger names, active or not.
 	total int
 }
@@ -75,6 +78,7 @@ func NewIndex(triggers []Trigger) *Index {
 			ix.rearms = append(ix.rearms, i)
 			ix.rearmThresholds = append(ix.rearmThresholds, e.threshold)
 		}
+		ix.policies = ix.policies || e.rearm < e.threshold || e.cooldown > 0
 	}
 	return ix
 }

@@ -265,10 +265,15 @@ type world struct {
 	next     int // next trigger name or UID number
 	events   int
 	now      time.Time // the time of the last event
+	// plain worlds' triggers have neither rearm levels nor cooldowns, so
+	// that every event takes Evaluate's plain path.
+	plain bool
 }
 
-func newWorld(c chooser) *world {
-	w := &world{c: c, ref: newReference(), states: map[string]LeadState{}, now: time.Date(2025, 1, 15, 10, 0, 0, 0, time.UTC)}
+func newWorld(c chooser) *world { return newWorldOf(c, false) }
+
+func newWorldOf(c chooser, plain bool) *world {
+	w := &world{c: c, ref: newReference(), states: map[string]LeadState{}, now: time.Date(2025, 1, 15, 10, 0, 0, 0, time.UTC), plain: plain}
 	for n := 1 + c.intn(6); n > 0; n-- {
 		w.triggers = append(w.triggers, w.newTrigger(fmt.Sprintf("t%d", w.next)))
 	}
@@ -295,7 +300,7 @@ func (w *world) threshold() int64 { return int64(w.c.intn(21) - 10) }
 // rearm is none a third of the time, else a little below threshold, and
 // now and then at or above it (which counts as none).
 func (w *world) rearm(threshold int64) *int64 {
-	if w.c.intn(3) == 0 {
+	if w.plain || w.c.intn(3) == 0 {
 		return nil
 	}
 	r := threshold - int64(w.c.intn(8)) + 1
@@ -305,7 +310,7 @@ func (w *world) rearm(threshold int64) *int64 {
 // cooldown is none half of the time, else a few minutes (events are
 // minutes apart), now and then negative (which counts as none).
 func (w *world) cooldown() time.Duration {
-	if w.c.intn(2) == 0 {
+	if w.plain || w.c.intn(2) == 0 {
 		return 0
 	}
 	return time.Duration(w.c.intn(12)-1) * time.Minute
@@ -377,6 +382,11 @@ func (w *world) step() error {
 	}
 	ev := w.event()
 	want := w.ref.evaluate(w.triggers, ev)
+	if w.plain {
+		if err := w.checkPlain(ev); err != nil {
+			return err
+		}
+	}
 	st, got := w.ix.Evaluate(w.states[ev.LeadID], ev, nil)
 	w.states[ev.LeadID] = st
 	if !slices.IsSortedFunc(got, compareFirings) {
@@ -404,9 +414,30 @@ func (w *world) step() error {
 	return nil
 }
 
+// checkPlain reports an error unless ev takes Evaluate's plain path in a
+// plain world and the general path decides it alike.
+func (w *world) checkPlain(ev Event) error {
+	st := w.states[ev.LeadID]
+	if !w.ix.plain(st.Holds) {
+		return fmt.Errorf("event %+v with triggers %+v: not on the plain path", ev, w.triggers)
+	}
+	plainState, plainFired := w.ix.evaluatePlain(st.Clone(), ev, nil)
+	state, fired := w.ix.evaluate(st.Clone(), ev, nil)
+	if !reflect.DeepEqual(plainFired, fired) {
+		return fmt.Errorf("event %+v with triggers %+v: plain path fired %+v, general %+v", ev, w.triggers, plainFired, fired)
+	}
+	if plainState.Seen != state.Seen || plainState.Score != state.Score || !samePending(plainState.Pending, state.Pending) || !state.Holds.IsZero() {
+		return fmt.Errorf("event %+v with triggers %+v: plain path left %+v, general %+v", ev, w.triggers, plainState, state)
+	}
+	return nil
+}
+
 // play runs the generated sequence to its end.
-func play(c chooser) error {
-	w := newWorld(c)
+func play(c chooser) error { return playWorld(newWorld(c)) }
+
+// playWorld runs w's generated sequence to its end.
+func playWorld(w *world) error {
+	c := w.c
 	for !c.done() {
 		if err := w.step(); err != nil {
 			return err
@@ -420,6 +451,20 @@ func TestEvaluateMatchesReference(t *testing.T) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			c := &randChooser{r: rand.New(rand.NewPCG(seed, 0x6d696c6573746f6e)), left: 40000}
 			if err := play(c); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestPlainPathMatchesReference plays worlds whose triggers use neither
+// setting, where every event takes the plain path, against the reference
+// and the general path.
+func TestPlainPathMatchesReference(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			c := &randChooser{r: rand.New(rand.NewPCG(seed, 0x706c61696e)), left: 40000}
+			if err := playWorld(newWorldOf(c, true)); err != nil {
 				t.Fatal(err)
 			}
 		})

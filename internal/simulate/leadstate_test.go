@@ -210,3 +210,55 @@ func asJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// A simulation applies the trigger's rearmBelow and cooldown to the lead's
+// stored state, with the event's created_at as the clock: a lead that has
+// not dropped below the rearm level does not cross again, one within the
+// cooldown of its last firing neither fires nor becomes pending, and the
+// same leads fire once re-armed or after the cooldown.
+func TestRunAppliesRearmAndCooldownToTheStoredState(t *testing.T) {
+	leads := newLedger(t)
+	const epoch = 2
+	at := newEvent("demo_request", 85).CreatedAt
+	disarmed := evaluator.Disarmed{Trigger: "trigger-456", UID: "uid-456", Threshold: 75, Epoch: epoch}
+	cooldown := func(ago time.Duration) *evaluator.Holds {
+		return &evaluator.Holds{Cooldowns: []evaluator.Cooldown{{Trigger: "trigger-456", UID: "uid-456", Epoch: epoch, FiredAt: at.Add(-ago)}}}
+	}
+	for lead, st := range map[string]evaluator.LeadState{
+		"not-rearmed":   {Seen: true, Score: 70, Holds: &evaluator.Holds{Disarmed: []evaluator.Disarmed{disarmed}}},
+		"rearmed":       seen(50),
+		"cooling":       {Seen: true, Score: 50, Holds: cooldown(30 * time.Minute)},
+		"cooled":        {Seen: true, Score: 50, Holds: cooldown(2 * time.Hour)},
+		"between-armed": seen(70),
+	} {
+		leads.store(t, "acme", lead, st, 7)
+	}
+	for _, c := range []struct {
+		lead, rule string
+		fires      bool
+	}{
+		{"not-rearmed", "not_rearmed", false},
+		{"rearmed", "crossing", true},
+		{"cooling", "cooldown", false},
+		{"cooled", "crossing", true},
+		{"between-armed", "crossing", true},
+	} {
+		t.Run(c.lead, func(t *testing.T) {
+			def := definition("https://hooks.example.com/x", "", "", true, "")
+			def.Epoch = epoch
+			rearm := int64(60)
+			def.RearmBelow, def.Cooldown = &rearm, time.Hour
+			ev := newEvent("demo_request", 85)
+			ev.LeadID = c.lead
+			// The request's time is a day later: the cooldown is measured
+			// by the event's created_at, not by the clock.
+			res, err := Run(context.Background(), Config{Leads: leads}, def, Request{Event: ev}, at.Add(24*time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Rule != c.rule || res.WouldFire != c.fires || res.LeadState.Source != SourceStored {
+				t.Errorf("rule %s, would_fire %v, source %s; want %s, %v, stored (%s)", res.Rule, res.WouldFire, res.LeadState.Source, c.rule, c.fires, res.Reason)
+			}
+		})
+	}
+}

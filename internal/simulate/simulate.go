@@ -134,8 +134,11 @@ func Run(ctx context.Context, cfg Config, def triggerset.Definition, req Request
 	if err != nil {
 		return Result{}, err
 	}
+	// The event's time is its created_at, which the decoder sets to the
+	// time of the request when the event has none, as the stream's time
+	// stands in for it in the pipeline: the clock of cooldowns.
 	x := evaluator.Explain(t, state, evaluator.Event{
-		ID: req.Event.ID, LeadID: req.Event.LeadID, Type: req.Event.EventType, Score: req.Event.Score,
+		ID: req.Event.ID, LeadID: req.Event.LeadID, Type: req.Event.EventType, Score: req.Event.Score, At: req.Event.CreatedAt,
 	})
 	res := Result{
 		TriggerID:         def.Key.Name,
@@ -185,13 +188,15 @@ func check(def triggerset.Definition, req Request) error {
 	return nil
 }
 
-// evalTrigger is the evaluator's view of def, with its epoch: a stored
-// pending crossing counts only if it was recorded for the trigger as it is
-// now (its UID, epoch and threshold), as in the evaluator.
+// evalTrigger is the evaluator's view of def, with its epoch, rearm level
+// and cooldown: a stored pending crossing, disarmed entry or cooldown
+// counts only if it was recorded for the trigger as it is now (its UID,
+// epoch and threshold), as in the evaluator.
 func evalTrigger(def triggerset.Definition) evaluator.Trigger {
 	return evaluator.Trigger{
 		Name: def.Key.Name, UID: string(def.UID), EventType: def.EventType,
-		Threshold: def.Threshold, Active: true, Epoch: def.Epoch,
+		Threshold: def.Threshold, RearmBelow: def.RearmBelow, Cooldown: def.Cooldown,
+		Active: true, Epoch: def.Epoch,
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/leadvibe/milestone-triggers-operator/internal/backtest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/kubeauth"
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/safehttp"
 	"github.com/leadvibe/milestone-triggers-operator/internal/operator"
@@ -92,6 +93,12 @@ func parseFlags() (operator.Config, zap.Options) {
 		"How many partitions the events stream is split into, by lead: each is evaluated in order by one replica at a time, so it bounds how many replicas share the evaluation. Set when the streams are created and recorded there; the operator refuses to start with another number (see docs/operations.md, \"Changing the number of partitions\").")
 	flag.IntVar(&o.LeadCacheSize, "lead-cache-size", 1_000_000,
 		"How many lead states this replica keeps in memory, across the partitions it evaluates (about 160 bytes each, 210 with a pending crossing: BenchmarkLeadCacheBytesPerLead); the others are read from the LEADVIBE_LEADS bucket when their lead has an event.")
+	flag.IntVar(&o.BacktestMaxEvents, "backtest-max-events", backtest.DefaultLimits.MaxEvents,
+		"The most stored events one backtest (POST /triggers/{id}/backtest) reads, from the start of the events stream's retention; a request's max_events may lower it. A backtest keeps each lead's state in memory, about 200 bytes a lead.")
+	flag.DurationVar(&o.BacktestTimeLimit, "backtest-time-limit", backtest.DefaultLimits.TimeLimit,
+		"How long one backtest may read for; past it the answer says complete: false, stopped_by: time_limit.")
+	flag.IntVar(&o.BacktestConcurrency, "backtest-concurrency", 2,
+		"How many backtests this replica runs at once; more answer 429 with Retry-After.")
 	flag.StringVar(&o.ReplicaID, "replica-id", "",
 		"This replica's name among the replicas sharing the partitions, unique to it. Empty: the host name (the pod's name).")
 	flag.DurationVar(&o.PartitionLeaseDuration, "partition-lease-duration", 15*time.Second,

@@ -51,4 +51,8 @@ type Config struct {
 	LeadCacheSize          int
 	ReplicaID              string
 	PartitionLeaseDuration time.Duration
+
+	BacktestMaxEvents   int
+	BacktestTimeLimit   time.Duration
+	BacktestConcurrency int
 }

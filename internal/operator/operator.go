@@ -22,6 +22,7 @@ import (
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
 	"github.com/leadvibe/milestone-triggers-operator/controllers"
+	"github.com/leadvibe/milestone-triggers-operator/internal/backtest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/history"
 	"github.com/leadvibe/milestone-triggers-operator/internal/kubeauth"
@@ -259,12 +260,26 @@ func addRESTAPI(mgr ctrl.Manager, cfg *rest.Config, o Config, streams *stream.St
 				resolve.Resolver{Reader: mgr.GetAPIReader(), AllowUnlabeledSecrets: !o.RequireReferenceableSecrets},
 				restapi.SecretAccessReviews(cs.AuthorizationV1()), sim),
 			restapi.ResendRoute(streams),
+			restapi.BacktestRoute(mgr.GetCache(), restapi.NewBacktests(backtest.Stream{JS: streams.JS}, backtestLimits(o), o.BacktestConcurrency)),
 		}, restapi.HistoryRoutes(hist)...),
 	})
 	if err != nil {
 		return fmt.Errorf("setting up the REST API: %w", err)
 	}
 	return mgr.Add(api)
+}
+
+// backtestLimits are the flags' limits of a backtest, the defaults for
+// those not set (a Config built in code).
+func backtestLimits(o Config) backtest.Limits {
+	l := backtest.DefaultLimits
+	if o.BacktestMaxEvents > 0 {
+		l.MaxEvents = o.BacktestMaxEvents
+	}
+	if o.BacktestTimeLimit > 0 {
+		l.TimeLimit = o.BacktestTimeLimit
+	}
+	return l
 }
 
 // openStream opens the embedded or external stream and ensures the whole

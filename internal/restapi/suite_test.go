@@ -21,6 +21,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
+	"github.com/leadvibe/milestone-triggers-operator/internal/backtest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/envtesting"
 	"github.com/leadvibe/milestone-triggers-operator/internal/history"
 	"github.com/leadvibe/milestone-triggers-operator/internal/ledger"
@@ -111,6 +112,7 @@ var _ = BeforeSuite(func() {
 			SimulateRoute(mgr.GetCache(), resolve.Resolver{Reader: mgr.GetAPIReader()}, SecretAccessReviews(clientset.AuthorizationV1()),
 				simulate.Config{EmailFrom: "Triggers <triggers@example.com>", Notifiers: notifiers, Leads: firingLedger}),
 			ResendRoute(streams),
+			BacktestRoute(mgr.GetCache(), NewBacktests(backtest.Stream{JS: streams.JS}, suiteBacktestLimits, 2)),
 		}, HistoryRoutes(historyStore)...),
 		Addr:                 "127.0.0.1:0",
 		Cache:                mgr.GetCache(),

@@ -298,6 +298,10 @@ type trigger struct {
 	WebhookURL   string
 	Emails       []string
 	EmailSubject string
+	// RearmBelow and Cooldown, when set, are spec.rearmBelow and
+	// spec.cooldown.
+	RearmBelow *int64
+	Cooldown   string
 }
 
 func (t trigger) manifest(ou string) string {
@@ -310,6 +314,12 @@ func (t trigger) manifest(ou string) string {
 	fmt.Fprintf(&b, "  name: %q\n  scoreThreshold: %d\n  active: %t\n", display, t.Threshold, !t.Inactive)
 	if t.EventType != "" {
 		fmt.Fprintf(&b, "  eventType: %s\n", t.EventType)
+	}
+	if t.RearmBelow != nil {
+		fmt.Fprintf(&b, "  rearmBelow: %d\n", *t.RearmBelow)
+	}
+	if t.Cooldown != "" {
+		fmt.Fprintf(&b, "  cooldown: %s\n", t.Cooldown)
 	}
 	if t.Webhook {
 		url := t.WebhookURL

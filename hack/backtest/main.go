@@ -34,7 +34,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/leadvibe/milestone-triggers-operator/internal/backtest"
 	"github.com/leadvibe/milestone-triggers-operator/internal/restapi"
 	"github.com/leadvibe/milestone-triggers-operator/internal/version"
 )
@@ -202,23 +201,6 @@ func parseTime(s string, now time.Time) (string, error) {
 	return now.Add(-d).UTC().Truncate(time.Second).Format(time.RFC3339), nil
 }
 
-// response is the API's answer to a backtest.
-type response struct {
-	TriggerID  string     `json:"trigger_id"`
-	Since      time.Time  `json:"since"`
-	Until      time.Time  `json:"until"`
-	Definition definition `json:"definition"`
-	backtest.Result
-}
-
-// definition is the trigger as the backtest evaluated it.
-type definition struct {
-	ScoreThreshold int64  `json:"score_threshold"`
-	EventType      string `json:"event_type,omitempty"`
-	RearmBelow     *int64 `json:"rearm_below,omitempty"`
-	Cooldown       string `json:"cooldown,omitempty"`
-}
-
 func run(cfg config, stdout io.Writer) error {
 	client, err := httpClient(cfg)
 	if err != nil {
@@ -258,7 +240,7 @@ func run(cfg config, stdout io.Writer) error {
 		_, err := stdout.Write(answer)
 		return err
 	}
-	var res response
+	var res restapi.BacktestResponse
 	if err := json.Unmarshal(answer, &res); err != nil {
 		return fmt.Errorf("the answer is not a backtest: %w", err)
 	}
@@ -308,7 +290,7 @@ func apiError(resp *http.Response, answer []byte) error {
 
 // printSummary prints res for a person: the window and definition, the
 // counts, whether every stored event was read, and the first firings.
-func printSummary(w io.Writer, res response) error {
+func printSummary(w io.Writer, res restapi.BacktestResponse) error {
 	d := res.Definition
 	eventType, rearm, cooldown := "any", "none", "none"
 	if d.EventType != "" {

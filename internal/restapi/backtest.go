@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
@@ -48,18 +47,19 @@ func NewBacktests(src backtest.Source, limits backtest.Limits, concurrent int) *
 	return &Backtests{Source: src, Limits: limits, Running: make(chan struct{}, max(concurrent, 1))}
 }
 
-// backtestResponse is the 200 answer of a backtest.
-type backtestResponse struct {
+// BacktestResponse is the 200 answer of a backtest: hack/backtest reads
+// it too.
+type BacktestResponse struct {
 	TriggerID  string             `json:"trigger_id"`
 	Since      time.Time          `json:"since"`
 	Until      time.Time          `json:"until"`
-	Definition backtestDefinition `json:"definition"`
+	Definition BacktestDefinition `json:"definition"`
 	backtest.Result
 }
 
-// backtestDefinition is the definition the backtest evaluated, in the
+// BacktestDefinition is the definition the backtest evaluated, in the
 // REST API's names.
-type backtestDefinition struct {
+type BacktestDefinition struct {
 	ScoreThreshold int64  `json:"score_threshold"`
 	EventType      string `json:"event_type,omitempty"`
 	RearmBelow     *int64 `json:"rearm_below,omitempty"`
@@ -102,12 +102,9 @@ func serveBacktest(w http.ResponseWriter, r *http.Request, caller Caller, cache 
 	if err != nil {
 		return err
 	}
-	mt := &triggersv1alpha1.MilestoneTrigger{}
-	if err := cache.Get(ctx, types.NamespacedName{Namespace: ou, Name: id}, mt); err != nil {
-		return fromKube(err, ou, id)
-	}
-	if mt.DeletionTimestamp != nil {
-		return notFound(ou, id)
+	mt, err := readTrigger(ctx, cache, ou, id)
+	if err != nil {
+		return err
 	}
 	req, err := overrides.apply(ou, mt)
 	if err != nil {
@@ -129,11 +126,11 @@ func serveBacktest(w http.ResponseWriter, r *http.Request, caller Caller, cache 
 		return internalError(err)
 	}
 	d := req.Definition
-	def := backtestDefinition{ScoreThreshold: d.Threshold, EventType: d.EventType, RearmBelow: d.RearmBelow}
+	def := BacktestDefinition{ScoreThreshold: d.Threshold, EventType: d.EventType, RearmBelow: d.RearmBelow}
 	if d.Cooldown > 0 {
 		def.Cooldown = formatDuration(d.Cooldown)
 	}
-	WriteJSON(w, http.StatusOK, backtestResponse{TriggerID: id, Since: req.Since, Until: req.Until, Definition: def, Result: res})
+	WriteJSON(w, http.StatusOK, BacktestResponse{TriggerID: id, Since: req.Since, Until: req.Until, Definition: def, Result: res})
 	return nil
 }
 

@@ -18,19 +18,10 @@ import (
 // limit, so a request above it can be refused.
 var suiteBacktestLimits = backtest.Limits{MaxEvents: 5000, TimeLimit: 30 * time.Second}
 
-// backtestAnswer is the 200 answer of a backtest, decoded strictly.
-type backtestAnswer struct {
-	TriggerID  string             `json:"trigger_id"`
-	Since      time.Time          `json:"since"`
-	Until      time.Time          `json:"until"`
-	Definition backtestDefinition `json:"definition"`
-	backtest.Result
-}
-
-func (r response) backtest() backtestAnswer {
+func (r response) backtest() BacktestResponse {
 	GinkgoHelper()
 	Expect(r.status).To(Equal(http.StatusOK), "body: %s", r.body)
-	var a backtestAnswer
+	var a BacktestResponse
 	dec := json.NewDecoder(bytes.NewReader(r.body))
 	dec.DisallowUnknownFields()
 	Expect(dec.Decode(&a)).To(Succeed(), "body: %s", r.body)
@@ -85,7 +76,7 @@ var _ = Describe("POST /triggers/{id}/backtest", func() {
 
 	It("replays the OU's stored events through the evaluator with the trigger's definition and the overrides", func() {
 		// The events are read as the stream stores them: wait for all nine.
-		var a backtestAnswer
+		var a BacktestResponse
 		Eventually(func() int {
 			a = run(`{"since":"` + at(-60) + `"}`).backtest()
 			return a.EventsScanned
@@ -93,7 +84,7 @@ var _ = Describe("POST /triggers/{id}/backtest", func() {
 		Expect(a.TriggerID).To(Equal(id))
 		Expect(a.Complete).To(BeTrue())
 		Expect(a.EventsRejected).To(BeZero())
-		Expect(a.Definition).To(Equal(backtestDefinition{ScoreThreshold: 75, EventType: "demo_request"}))
+		Expect(a.Definition).To(Equal(BacktestDefinition{ScoreThreshold: 75, EventType: "demo_request"}))
 		Expect(a.Firings).To(Equal(4))
 		Expect(a.Leads).To(Equal(2))
 		Expect(a.FirstFirings).To(Equal([]backtest.Firing{
@@ -127,7 +118,7 @@ var _ = Describe("POST /triggers/{id}/backtest", func() {
 
 		By("another threshold, and any event type")
 		a = run(`{"since":"` + at(-60) + `","score_threshold":65,"event_type":""}`).backtest()
-		Expect(a.Definition).To(Equal(backtestDefinition{ScoreThreshold: 65}))
+		Expect(a.Definition).To(Equal(BacktestDefinition{ScoreThreshold: 65}))
 		// ld-1 at 80 (e2), ld-2 at 90 (e4) and 95 (e6) after 50, ld-3 at 70 (e7); e9 does not cross 65 from 74.
 		Expect(a.Firings).To(Equal(4))
 		Expect(a.Leads).To(Equal(3))

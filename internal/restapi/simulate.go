@@ -6,10 +6,8 @@ import (
 	"net/http"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
 	"github.com/leadvibe/milestone-triggers-operator/internal/event"
 	"github.com/leadvibe/milestone-triggers-operator/internal/resolve"
 	"github.com/leadvibe/milestone-triggers-operator/internal/simulate"
@@ -70,12 +68,9 @@ func serveSimulate(w http.ResponseWriter, r *http.Request, caller Caller, cache 
 	if err != nil {
 		return err
 	}
-	mt := &triggersv1alpha1.MilestoneTrigger{}
-	if err := cache.Get(ctx, types.NamespacedName{Namespace: ou, Name: id}, mt); err != nil {
-		return fromKube(err, ou, id)
-	}
-	if mt.DeletionTimestamp != nil {
-		return notFound(ou, id)
+	mt, err := readTrigger(ctx, cache, ou, id)
+	if err != nil {
+		return err
 	}
 	def, err := resolver.Definition(ctx, mt)
 	var config *resolve.ConfigError

@@ -58,15 +58,26 @@ func (s *Server) getTrigger(w http.ResponseWriter, r *http.Request, c Caller) er
 	if !validID(id) {
 		return notFound(c.OU, id)
 	}
-	mt := &triggersv1alpha1.MilestoneTrigger{}
-	if err := s.opts.Cache.Get(r.Context(), types.NamespacedName{Namespace: c.OU, Name: id}, mt); err != nil {
-		return fromKube(err, c.OU, id)
-	}
-	if mt.DeletionTimestamp != nil {
-		return notFound(c.OU, id)
+	mt, err := readTrigger(r.Context(), s.opts.Cache, c.OU, id)
+	if err != nil {
+		return err
 	}
 	WriteJSON(w, http.StatusOK, toTrigger(mt))
 	return nil
+}
+
+// readTrigger reads trigger id of OU ou through reader (the informer
+// cache): a trigger being deleted is not found, and a Kubernetes error is
+// the REST API's.
+func readTrigger(ctx context.Context, reader client.Reader, ou, id string) (*triggersv1alpha1.MilestoneTrigger, error) {
+	mt := &triggersv1alpha1.MilestoneTrigger{}
+	if err := reader.Get(ctx, types.NamespacedName{Namespace: ou, Name: id}, mt); err != nil {
+		return nil, fromKube(err, ou, id)
+	}
+	if mt.DeletionTimestamp != nil {
+		return nil, notFound(ou, id)
+	}
+	return mt, nil
 }
 
 // createTrigger serves POST /triggers: 201 with the created trigger, whose

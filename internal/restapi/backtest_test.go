@@ -18,6 +18,9 @@ import (
 // limit, so a request above it can be refused.
 var suiteBacktestLimits = backtest.Limits{MaxEvents: 5000, TimeLimit: 30 * time.Second}
 
+// suiteBacktests runs the suite's backtests, two at once.
+var suiteBacktests *Backtests
+
 func (r response) backtest() BacktestResponse {
 	GinkgoHelper()
 	Expect(r.status).To(Equal(http.StatusOK), "body: %s", r.body)
@@ -154,6 +157,19 @@ var _ = Describe("POST /triggers/{id}/backtest", func() {
 			Expect(e.Fields).To(ContainElement(HaveField("Field", field)), "body %s: %+v", body, e)
 		}
 		run(`[]`).apiError(http.StatusBadRequest)
+	})
+
+	It("answers 429 with Retry-After while the operator runs its most backtests at once", func() {
+		for range cap(suiteBacktests.Running) {
+			suiteBacktests.Running <- struct{}{}
+		}
+		r := run(`{"since":"2026-11-20T09:00:00Z"}`)
+		for range cap(suiteBacktests.Running) {
+			<-suiteBacktests.Running
+		}
+		r.apiError(http.StatusTooManyRequests)
+		Expect(r.header.Get("Retry-After")).To(Equal("5"))
+		run(`{"since":"2026-11-20T09:00:00Z"}`).backtest()
 	})
 
 	It("is for editors of the OU, and only for its triggers", func() {

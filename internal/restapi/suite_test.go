@@ -103,6 +103,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	var streams *stream.Streams
 	eventStream, streams = streamtest.Open(GinkgoTB(), streamtest.WithLayout(stream.Layout{History: time.Hour}))
+	suiteBacktests = NewBacktests(backtest.Stream{JS: streams.JS}, suiteBacktestLimits, 2)
 	historyStore, firingLedger = history.New(streams), ledger.New(streams)
 	notifiers := []notify.Notifier{webhook.New(safehttp.NewClient(safehttp.Policy{}, 5*time.Second))}
 
@@ -112,7 +113,7 @@ var _ = BeforeSuite(func() {
 			SimulateRoute(mgr.GetCache(), resolve.Resolver{Reader: mgr.GetAPIReader()}, SecretAccessReviews(clientset.AuthorizationV1()),
 				simulate.Config{EmailFrom: "Triggers <triggers@example.com>", Notifiers: notifiers, Leads: firingLedger}),
 			ResendRoute(streams),
-			BacktestRoute(mgr.GetCache(), NewBacktests(backtest.Stream{JS: streams.JS}, suiteBacktestLimits, 2)),
+			BacktestRoute(mgr.GetCache(), suiteBacktests),
 		}, HistoryRoutes(historyStore)...),
 		Addr:                 "127.0.0.1:0",
 		Cache:                mgr.GetCache(),

@@ -77,6 +77,20 @@ var (
 		Name:      "lead_cache_misses_total",
 		Help:      "Lead states read from the LEADVIBE_LEADS bucket because the lead cache did not hold them.",
 	})
+	// Backtests counts the backtests this replica ran, by whether they
+	// read every stored event (result "complete") or a limit stopped them
+	// ("max_events", "time_limit"); BacktestEvents counts the events they
+	// read.
+	Backtests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "backtests_total",
+		Help:      "Backtests run by this replica, by result: complete, or the limit that stopped it (max_events, time_limit).",
+	}, []string{"result"})
+	BacktestEvents = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "backtest_events_scanned_total",
+		Help:      "Stored events read by this replica's backtests.",
+	})
 	// EventAge observes each evaluated event's age: how long after the
 	// stream stored it the evaluator evaluated it.
 	EventAge = prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -174,7 +188,22 @@ func init() {
 		Deliveries, DeadLetters, AttemptDuration, FiringToDelivery, DeliveriesInFlight,
 		StreamBatches, StreamBatchMessages, StreamBatchFallbacks,
 		RESTRequests, RESTDuration,
+		Backtests, BacktestEvents,
 	)
+	for _, r := range []string{BacktestComplete, "max_events", "time_limit"} {
+		Backtests.WithLabelValues(r)
+	}
+}
+
+// BacktestComplete is the result label of a backtest that read every
+// stored event; the others are the backtest package's StoppedBy values.
+const BacktestComplete = "complete"
+
+// BacktestRan counts one backtest that scanned events and ended with
+// result.
+func BacktestRan(result string, scanned int) {
+	Backtests.WithLabelValues(result).Inc()
+	BacktestEvents.Add(float64(scanned))
 }
 
 // InitRejectReasons creates the rejection series of every reason at zero,

@@ -11,6 +11,7 @@ import (
 
 	triggersv1alpha1 "github.com/leadvibe/milestone-triggers-operator/api/v1alpha1"
 	"github.com/leadvibe/milestone-triggers-operator/internal/backtest"
+	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
 )
 
 // BacktestSubresource is what a backtest is authorized on: the verb
@@ -125,6 +126,11 @@ func serveBacktest(w http.ResponseWriter, r *http.Request, caller Caller, cache 
 		}
 		return internalError(err)
 	}
+	result := metrics.BacktestComplete
+	if !res.Complete {
+		result = res.StoppedBy
+	}
+	metrics.BacktestRan(result, res.EventsScanned)
 	d := req.Definition
 	def := BacktestDefinition{ScoreThreshold: d.Threshold, EventType: d.EventType, RearmBelow: d.RearmBelow}
 	if d.Cooldown > 0 {

@@ -12,6 +12,8 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/leadvibe/milestone-triggers-operator/internal/backtest"
+	"github.com/leadvibe/milestone-triggers-operator/internal/metrics"
+	"github.com/leadvibe/milestone-triggers-operator/internal/metrics/metricstest"
 )
 
 // suiteBacktestLimits are the suite's backtest limits: a small event
@@ -127,7 +129,11 @@ var _ = Describe("POST /triggers/{id}/backtest", func() {
 		Expect(a.Leads).To(Equal(3))
 
 		By("max_events bounds the read, and the answer says it is incomplete")
+		stopped := metricstest.Value(GinkgoTB(), metrics.Backtests.WithLabelValues(backtest.StoppedByMaxEvents))
+		scanned := metricstest.Value(GinkgoTB(), metrics.BacktestEvents)
 		a = run(`{"since":"` + at(-60) + `","max_events":4}`).backtest()
+		Expect(metricstest.Value(GinkgoTB(), metrics.Backtests.WithLabelValues(backtest.StoppedByMaxEvents)) - stopped).To(BeEquivalentTo(1))
+		Expect(metricstest.Value(GinkgoTB(), metrics.BacktestEvents) - scanned).To(BeEquivalentTo(4))
 		Expect(a.Complete).To(BeFalse())
 		Expect(a.StoppedBy).To(Equal(backtest.StoppedByMaxEvents))
 		Expect(a.EventsScanned).To(Equal(4))

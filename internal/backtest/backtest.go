@@ -31,13 +31,11 @@ var DefaultLimits = Limits{MaxEvents: 1_000_000, TimeLimit: 30 * time.Second}
 // Definition is the trigger as the backtest evaluates it: the stored
 // trigger's, with the request's overrides applied.
 type Definition struct {
-	Name       string `json:"-"`
-	UID        string `json:"-"`
-	Threshold  int64  `json:"score_threshold"`
-	EventType  string `json:"event_type,omitempty"`
-	RearmBelow *int64 `json:"rearm_below,omitempty"`
-	// Cooldown is 0 for none.
-	Cooldown time.Duration `json:"-"`
+	Name, UID  string
+	Threshold  int64
+	EventType  string        // empty: any type
+	RearmBelow *int64        // nil: Threshold
+	Cooldown   time.Duration // 0: none
 }
 
 // Request is one backtest of a trigger of an OU.
@@ -227,16 +225,9 @@ func (r *replay) keep(f Firing) {
 
 // decode is the pipeline's reading of a stored event of OU ou.
 func decode(ou string, m Message) (event.Event, error) {
-	parts, ok := stream.ParseEventSubject(m.Subject)
-	if !ok || parts.OU != ou || parts.LeadToken == "" {
-		return event.Event{}, fmt.Errorf("subject %q: %w", m.Subject, event.ErrNoOU)
+	parts, ev, err := stream.DecodeEventMsg(m.Subject, m.Data, m.Stored)
+	if err == nil && parts.OU != ou {
+		err = fmt.Errorf("subject %q: %w", m.Subject, event.ErrNoOU)
 	}
-	ev, err := event.DecodeEvent(m.Data, m.Stored)
-	if err != nil {
-		return event.Event{}, err
-	}
-	if !stream.IsLeadToken(parts.LeadToken, ev.LeadID) {
-		return event.Event{}, fmt.Errorf("subject %q, lead_id %q: %w", m.Subject, ev.LeadID, event.ErrLeadMismatch)
-	}
-	return ev, nil
+	return ev, err
 }

@@ -135,18 +135,8 @@ func (pt *Partition) LoadLeads(ctx context.Context, limit int, add func(key stri
 
 // GetLead reads one stored lead state: for a lead not in memory.
 func (pt *Partition) GetLead(ctx context.Context, key string) (LeadState, bool, error) {
-	entry, err := pt.l.streams.LeadsKV.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return LeadState{}, false, nil
-	}
-	if err != nil {
-		return LeadState{}, false, fmt.Errorf("reading lead state %s: %w", key, err)
-	}
-	s, err := decodeLeadState(entry.Value())
-	if err != nil {
-		return LeadState{}, false, fmt.Errorf("lead state %q: %w", key, err)
-	}
-	return s, true, nil
+	s, _, found, err := pt.l.readLeadKey(ctx, key)
+	return s, found, err
 }
 
 // snapshotBatch is how many lead states one fenced batch carries: the

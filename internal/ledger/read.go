@@ -22,7 +22,12 @@ func (l *Ledger) ReadLead(ctx context.Context, ou, leadID string) (state LeadSta
 	if n <= 0 {
 		return LeadState{}, time.Time{}, false, fmt.Errorf("reading lead states: the layout has %d partitions", n)
 	}
-	key := LeadKey(stream.PartitionOf(ou, leadID, n), ou, leadID)
+	return l.readLeadKey(ctx, LeadKey(stream.PartitionOf(ou, leadID, n), ou, leadID))
+}
+
+// readLeadKey reads the lead state stored under key, and when it was
+// stored; found is false when there is none.
+func (l *Ledger) readLeadKey(ctx context.Context, key string) (state LeadState, stored time.Time, found bool, err error) {
 	entry, err := l.streams.LeadsKV.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return LeadState{}, time.Time{}, false, nil

@@ -158,21 +158,14 @@ const (
 // evaluate applies one message to its lead's state.
 func (w *worker) evaluate(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata) (outcome, error) {
 	seq := meta.Sequence.Stream
-	parts, ok := stream.ParseEventSubject(msg.Subject())
-	if !ok || parts.Partition != w.index {
+	parts, ev, err := stream.DecodeEventMsg(msg.Subject(), msg.Data(), meta.Timestamp)
+	if parts.OU == "" || parts.Partition != w.index {
 		w.reject("unknown", seq, msg.Data(), fmt.Errorf("subject %q: %w", msg.Subject(), event.ErrNoOU))
 		return rejected, nil
 	}
 	ou := parts.OU
-	ev, err := event.DecodeEvent(msg.Data(), meta.Timestamp)
 	if err != nil {
 		w.reject(ou, seq, msg.Data(), err)
-		return rejected, nil
-	}
-	if !stream.IsLeadToken(parts.LeadToken, ev.LeadID) {
-		// Another lead's subject: evaluating it here could take its lead
-		// out of order with the lead's own partition.
-		w.reject(ou, seq, msg.Data(), fmt.Errorf("subject %q, lead_id %q: %w", msg.Subject(), ev.LeadID, event.ErrLeadMismatch))
 		return rejected, nil
 	}
 

@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -15,6 +16,29 @@ import (
 // the stream drops a duplicate publish.
 func EventMsg(ou string, ev event.Event) Msg {
 	return Msg{Subject: LeadSubject(ou, ev.LeadID), Data: ev.Encode(), ID: ev.ID}
+}
+
+// DecodeEventMsg reads a stored message of the events stream as the
+// evaluator does: its subject must be a lead subject (ParseEventSubject,
+// with a lead token), its data an event the codec accepts, with stored as
+// its time when it has no created_at, and its lead_id the subject's lead.
+// The subject's parts are returned whenever the subject parses, so that a
+// caller can name the OU of a rejection.
+func DecodeEventMsg(subject string, data []byte, stored time.Time) (EventSubjectParts, event.Event, error) {
+	parts, ok := ParseEventSubject(subject)
+	if !ok || parts.LeadToken == "" {
+		return EventSubjectParts{}, event.Event{}, fmt.Errorf("subject %q: %w", subject, event.ErrNoOU)
+	}
+	ev, err := event.DecodeEvent(data, stored)
+	if err != nil {
+		return parts, event.Event{}, err
+	}
+	if !IsLeadToken(parts.LeadToken, ev.LeadID) {
+		// Another lead's subject: evaluating it could take its lead out of
+		// order with the lead's own partition.
+		return parts, event.Event{}, fmt.Errorf("subject %q, lead_id %q: %w", subject, ev.LeadID, event.ErrLeadMismatch)
+	}
+	return parts, ev, nil
 }
 
 // Publish writes events of an OU through the events stream's writer, in

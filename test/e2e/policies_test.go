@@ -91,14 +91,7 @@ var _ = Describe("Trigger policies and backtests, end to end", Ordered, func() {
 			api.postEvents(traffic[i:min(i+100, len(traffic))]...)
 		}
 		want := append(append([]crossing{}, policyFirings...), tunedFirings(50)...)
-		Eventually(func(g Gomega) {
-			rep := report(receiver.received(ou), want)
-			g.Expect(rep.exactlyOnce()).To(BeTrue(), rep.String())
-		}).Should(Succeed())
-		Consistently(func(g Gomega) {
-			rep := report(receiver.received(ou), want)
-			g.Expect(rep.exactlyOnce()).To(BeTrue(), rep.String())
-		}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
+		expectDeliveredExactlyOnce(ou, want)
 	})
 
 	It("backtests each trigger to the firings the operator made, and to the reference model's counts", func() {

@@ -10,6 +10,9 @@ import (
 	"sync"
 	"time"
 
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
 	"github.com/leadvibe/milestone-triggers-operator/internal/notify/webhook"
 )
 
@@ -207,6 +210,22 @@ func report(requests []webhookRequest, expected []crossing) deliveryReport {
 		rep.SharedIDs = append(rep.SharedIDs, id)
 	}
 	return rep
+}
+
+// expectDeliveredExactlyOnce waits until the receiver has every crossing
+// of want for ou exactly once and nothing else, then checks that nothing
+// more arrives for a few seconds (no refire, nothing for a crossing left
+// pending).
+func expectDeliveredExactlyOnce(ou string, want []crossing) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		rep := report(receiver.received(ou), want)
+		g.Expect(rep.exactlyOnce()).To(BeTrue(), rep.String())
+	}).Should(Succeed())
+	Consistently(func(g Gomega) {
+		rep := report(receiver.received(ou), want)
+		g.Expect(rep.exactlyOnce()).To(BeTrue(), rep.String())
+	}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
 }
 
 // exactlyOnce says whether every expected crossing was delivered, under

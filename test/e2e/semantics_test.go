@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -67,16 +66,9 @@ var _ = Describe("Firing semantics, end to end", Ordered, func() {
 		defer pub.close()
 		pub.mustPublish(ou, viaNATS...)
 
-		Eventually(func(g Gomega) {
-			rep := report(receiver.received(ou), want)
-			g.Expect(rep.exactlyOnce()).To(BeTrue(), rep.String())
-		}).Should(Succeed())
-		// Nothing else arrives later: no refire on further events above
-		// the threshold, nothing for a crossing left pending.
-		Consistently(func(g Gomega) {
-			rep := report(receiver.received(ou), want)
-			g.Expect(rep.exactlyOnce()).To(BeTrue(), rep.String())
-		}, 3*time.Second, 500*time.Millisecond).Should(Succeed())
+		// Then nothing else arrives: no refire on further events above the
+		// threshold, nothing for a crossing left pending.
+		expectDeliveredExactlyOnce(ou, want)
 	})
 
 	It("posts the seed's payload", func() {
